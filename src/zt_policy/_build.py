@@ -1,0 +1,138 @@
+"""The build side: parse -> check -> index -> generate, producing an immutable `PolicySet`.
+
+A build either succeeds completely or raises `PolicyError` with every diagnostic; there is no
+half-built policy set, so a bad policy can never replace a good one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import _ast as A
+from ._checker import Checker
+from ._codegen import generate
+from ._diagnostics import Diagnostic, PolicyError, Span
+from ._indexer import plan
+from ._limits import Limits
+from ._parser import decode, parse
+from ._policyset import PolicySet
+from ._schema import DEFAULT_SCHEMA, Schema
+
+DEFAULT_CACHE_SIZE = 4096
+
+
+def compile_sources(
+    texts: Iterable[tuple[str, str]],
+    *,
+    schema: Schema | None = None,
+    cache_size: int | None = None,
+    limits: Limits | None = None,
+) -> PolicySet:
+    schema = schema or DEFAULT_SCHEMA
+    files: list[A.SourceFile] = []
+    diags: list[Diagnostic] = []
+    for name, text in texts:
+        f, d = parse(name, text, limits)
+        files.append(f)
+        diags.extend(d)
+    checked = Checker(schema).check(files)
+    lines = {f.name: f.text.splitlines() for f in files}
+    for d in checked.diagnostics:
+        src = None
+        if d.span is not None and 0 < d.span.line <= len(lines.get(d.span.file, [])):
+            src = lines[d.span.file][d.span.line - 1]
+        diags.append(Diagnostic(d.code, d.message, d.span, d.help, src))
+    if diags:
+        raise PolicyError(diags)
+    sources = {f.name: f.text for f in files}
+    roots = tuple(schema.roots)
+    gen = generate(checked.policies, checked.lets, sources, roots)
+    slot_of = {s: i for i, s in enumerate(gen.slots)}
+    index = plan(checked.policies, checked.lets, slot_of)
+    size = DEFAULT_CACHE_SIZE if cache_size is None else cache_size
+    if cache_size is None and not _worth_caching(checked.policies, index):
+        size = 0
+    return PolicySet(
+        policies=checked.policies,
+        lets=checked.lets,
+        sources=sources,
+        roots=roots,
+        extract=gen.extract,
+        conditions=gen.conditions,
+        slot_names=[s.name for s in gen.slots],
+        slot_paths=[s.attr.path for s in gen.slots],
+        index=index,
+        cache_size=size,
+        source=gen.source,
+    )
+
+
+def _worth_caching(policies: list[A.Policy], index: object) -> bool:
+    """Caching pays when deciding costs more than building a key and looking it up."""
+    return len(policies) > 0
+
+
+def compile(
+    text: str,
+    *,
+    filename: str = "<string>",
+    schema: Schema | None = None,
+    cache_size: int | None = None,
+    limits: Limits | None = None,
+) -> PolicySet:
+    """Build a policy set from policy text."""
+    if not isinstance(text, str):
+        raise TypeError(f"policy text must be str, got {type(text).__name__}")
+    return compile_sources([(filename, text)], schema=schema, cache_size=cache_size, limits=limits)
+
+
+def load(
+    path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    schema: Schema | None = None,
+    cache_size: int | None = None,
+    limits: Limits | None = None,
+) -> PolicySet:
+    """Build a policy set from a .ztp file, a directory of them (recursively), or several paths."""
+    limits = limits or Limits()
+    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
+    files: list[Path] = []
+    diags: list[Diagnostic] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(p.rglob("*.ztp")))
+        elif p.exists():
+            files.append(p)
+        else:
+            diags.append(Diagnostic("ZT113", f"no such file or directory: {p}", None,
+                                    "pass a .ztp file or a directory containing .ztp files"))
+    texts: list[tuple[str, str]] = []
+    for f in files:
+        try:
+            size = f.stat().st_size
+            if size > limits.max_file_bytes:
+                diags.append(Diagnostic(
+                    "ZT110", f"file is {size} bytes, over the limit of {limits.max_file_bytes} "
+                    "bytes (max_file_bytes)", Span(str(f), 1, 1, 1, 2),
+                    "split the policies into several files, or raise Limits(max_file_bytes=...)"))
+                continue
+            data = f.read_bytes()
+        except OSError as exc:
+            diags.append(Diagnostic("ZT113", f"cannot read {f}: {exc.strerror or exc}", None))
+            continue
+        text, d = decode(str(f), data, limits)
+        diags.extend(d)
+        if text is not None:
+            texts.append((str(f), text))
+    if not files and not diags:
+        diags.append(Diagnostic("ZT113", f"no .ztp files found in {', '.join(map(str, paths))}",
+                                None, "policy files end in .ztp"))
+    if diags:
+        try:
+            compile_sources(texts, schema=schema, cache_size=cache_size, limits=limits)
+        except PolicyError as more:
+            diags.extend(more.diagnostics)
+        raise PolicyError(diags)
+    return compile_sources(texts, schema=schema, cache_size=cache_size, limits=limits)

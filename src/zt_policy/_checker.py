@@ -1,0 +1,337 @@
+"""Name resolution and type checking against the schema (the Cedar "validator" stage).
+
+Produces resolved trees (let references bound, `cidr()`/`ip()` folded into values, paths typed) and a
+diagnostic for every problem, so a policy set is either fully valid or refused with all its errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from . import _ast as A
+from ._diagnostics import Diagnostic, Span
+from ._schema import Schema
+from ._types import BOOL, CIDR, DYN, FLOAT, INT, IP, STR, Type, is_numeric
+from ._values import IpAddr, IpNet
+
+
+@dataclass
+class Checked:
+    policies: list[A.Policy]
+    lets: dict[str, A.Let]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _suggest(name: str, options: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+class Checker:
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.diags: list[Diagnostic] = []
+        self.let_src: dict[str, A.Let] = {}
+        self.let_done: dict[str, A.Let] = {}
+        self.let_types: dict[str, Type] = {}
+        self.visiting: list[str] = []
+
+    def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
+        self.diags.append(Diagnostic(code, message, span, help))
+
+    def check(self, files: list[A.SourceFile]) -> Checked:
+        policies: list[A.Policy] = []
+        seen_ids: dict[str, Span] = {}
+        for f in files:
+            for st in f.statements:
+                if isinstance(st, A.Let):
+                    if st.name in self.let_src:
+                        first = self.let_src[st.name].name_span
+                        self.error("ZT208", f"`{st.name}` is defined twice", st.name_span,
+                                   f"the first definition is at {first}; rename one of them")
+                    elif st.name in self.schema.roots:
+                        self.error("ZT208", f"`{st.name}` is a context root and cannot be redefined",
+                                   st.name_span, "choose another name for the condition")
+                    else:
+                        self.let_src[st.name] = st
+        for name in self.let_src:
+            self.resolve_let(name, self.let_src[name].name_span)
+        for f in files:
+            for st in f.statements:
+                if not isinstance(st, A.Policy):
+                    continue
+                if st.id in seen_ids:
+                    self.error("ZT205", f"policy id \"{st.id}\" is used twice", st.id_span,
+                               f"the first policy with this id is at {seen_ids[st.id]}; ids must be unique")
+                else:
+                    seen_ids[st.id] = st.id_span
+                when = self.condition(st.when) if st.when is not None else None
+                unless = self.condition(st.unless) if st.unless is not None else None
+                policies.append(A.Policy(st.effect, st.id, when, unless, st.reason, st.span, st.id_span))
+        return Checked(policies, dict(self.let_done), self.diags)
+
+    def resolve_let(self, name: str, use: Span) -> Type:
+        if name in self.let_types:
+            return self.let_types[name]
+        if name in self.visiting:
+            cycle = " -> ".join([*self.visiting[self.visiting.index(name):], name])
+            self.error("ZT207", f"`let` conditions refer to each other in a cycle: {cycle}", use,
+                       "a condition cannot depend on itself; break the cycle")
+            return DYN
+        let = self.let_src[name]
+        self.visiting.append(name)
+        expr, t = self.expr(let.expr)
+        self.visiting.pop()
+        self.let_types[name] = t
+        self.let_done[name] = A.Let(name, expr, let.span, let.name_span)
+        return t
+
+    def condition(self, e: A.Expr) -> A.Expr:
+        out, t = self.expr(e)
+        self.want_bool(t, e)
+        return out
+
+    def want_bool(self, t: Type, e: A.Expr) -> None:
+        if t.kind not in ("bool", "dyn"):
+            self.error("ZT203", f"a condition must be true or false, but this is {_a(t)}", e.span,
+                       _bool_help(e, t))
+
+    def expr(self, e: A.Expr) -> tuple[A.Expr, Type]:
+        if isinstance(e, A.Literal):
+            return e, _literal_type(e.value)
+        if isinstance(e, A.ListLit):
+            return self.list_lit(e)
+        if isinstance(e, A.Call):
+            return self.call(e)
+        if isinstance(e, A.Path):
+            return self.path(e)
+        if isinstance(e, A.Not):
+            inner, t = self.expr(e.operand)
+            self.want_bool(t, e.operand)
+            return A.Not(inner, e.span), BOOL
+        if isinstance(e, A.And | A.Or):
+            items = []
+            for it in e.items:
+                x, t = self.expr(it)
+                self.want_bool(t, it)
+                items.append(x)
+            return type(e)(tuple(items), e.span), BOOL
+        if isinstance(e, A.Has):
+            return self.has(e)
+        if isinstance(e, A.Binary):
+            return self.binary(e)
+        raise AssertionError(f"unexpected node {e!r}")  # pragma: no cover
+
+    def list_lit(self, e: A.ListLit) -> tuple[A.Expr, Type]:
+        items, kinds = [], set()
+        elem = DYN
+        for it in e.items:
+            x, t = self.expr(it)
+            items.append(x)
+            if t.kind != "dyn":
+                kinds.add("float" if t.kind == "int" else t.kind)
+                elem = t
+        if len(kinds) > 1:
+            self.error("ZT212", f"list mixes values of different types ({', '.join(sorted(kinds))})",
+                       e.span, "use values of one type in a list")
+            elem = DYN
+        return A.ListLit(tuple(items), e.span), Type("list", elem)
+
+    def call(self, e: A.Call) -> tuple[A.Expr, Type]:
+        if e.name == "cidr":
+            try:
+                net = IpNet(e.arg)
+            except ValueError as exc:
+                hint = "write a network such as \"10.0.0.0/8\""
+                with contextlib.suppress(ValueError):
+                    hint = f'did you mean cidr("{ipaddress.ip_network(e.arg, strict=False)}")?'
+                self.error("ZT204", f"invalid cidr \"{e.arg}\": {exc}", e.span, hint)
+                return A.Literal(None, e.span, "cidr"), CIDR
+            return A.Literal(net, e.span, "cidr"), CIDR
+        if e.name == "ip":
+            try:
+                return A.Literal(IpAddr(e.arg), e.span, "ip"), IP
+            except ValueError as exc:
+                self.error("ZT204", f"invalid ip \"{e.arg}\": {exc}", e.span,
+                           "write an address such as \"10.1.2.3\" or \"::1\"")
+                return A.Literal(None, e.span, "ip"), IP
+        self.error("ZT213", f"unknown function `{e.name}`", e.span,
+                   _suggest(e.name, ["cidr", "ip"]) or "the functions are cidr(\"...\") and ip(\"...\")")
+        return A.Literal(None, e.span), DYN
+
+    def path(self, e: A.Path) -> tuple[A.Expr, Type]:
+        if e.root not in self.schema.roots:
+            if not e.keys and e.root in self.let_src:
+                t = self.resolve_let(e.root, e.span)
+                return A.LetRef(e.root, e.span), t
+            names = [*self.schema.roots, *self.let_src]
+            what = "name" if not e.keys else "context root"
+            self.error("ZT206" if not e.keys else "ZT200", f"unknown {what} `{e.root}`", e.span,
+                       _suggest(e.root, names)
+                       or f"the roots are {', '.join(self.schema.roots)}; conditions are defined with `let`")
+            return A.Literal(None, e.span), DYN
+        t = self.schema.roots[e.root]
+        optional = False
+        default: object = None
+        typed_len = 1
+        steps: list[Type] = []
+        for i, key in enumerate(e.keys):
+            if t.kind == "record":
+                f = t.field(key)
+                if f is None:
+                    self.error("ZT201", f"`{'.'.join((e.root, *e.keys[:i]))}` has no attribute `{key}`",
+                               e.span, _suggest(key, [k for k, _ in t.fields])
+                               or f"its attributes are: {', '.join(k for k, _ in t.fields)}")
+                    return A.Literal(None, e.span), DYN
+                t, optional, default = f.type, f.optional, f.default
+                typed_len = i + 2
+                steps.append(t)
+            elif t.kind in ("map", "dyn"):
+                t, optional, default = DYN, True, None
+            else:
+                self.error("ZT202", f"cannot read `{key}` of `{'.'.join((e.root, *e.keys[:i]))}`, "
+                           f"which is {_a(t)}", e.span, "only records and maps have attributes")
+                return A.Literal(None, e.span), DYN
+        attr = A.Attr((e.root, *e.keys), e.span, t, optional, default, typed_len, tuple(steps))
+        return attr, t
+
+    def has(self, e: A.Has) -> tuple[A.Expr, Type]:
+        target, t = self.expr(e.target)
+        if t.kind == "record":
+            if t.field(e.key) is None:
+                self.error("ZT201", f"`{_text(target)}` has no attribute `{e.key}`", e.span,
+                           _suggest(e.key, [k for k, _ in t.fields]))
+        elif t.kind not in ("map", "dyn"):
+            self.error("ZT202", f"`has` needs a record or a map, but `{_text(target)}` is {_a(t)}",
+                       e.span, "`has` tests whether an optional attribute or a map key is present")
+        return A.Has(target, e.key, e.span), BOOL
+
+    def binary(self, e: A.Binary) -> tuple[A.Expr, Type]:
+        left, lt = self.expr(e.left)
+        right, rt = self.expr(e.right)
+        out = A.Binary(e.op, left, right, e.span)
+        op = e.op
+        for side, t in ((left, lt), (right, rt)):
+            if t.kind == "record":
+                self.error("ZT202", f"`{_text(side)}` is a record; compare one of its attributes",
+                           side.span, _suggest_fields(t))
+                return out, BOOL
+        if op in ("==", "!="):
+            if not _comparable(lt, rt):
+                self.error("ZT209", f"comparing {_a(lt)} with {_a(rt)} is always "
+                           f"{'false' if op == '==' else 'true'}", e.span,
+                           "compare values of the same type")
+        elif op in ("<", "<=", ">", ">="):
+            for side, t in ((left, lt), (right, rt)):
+                if not is_numeric(t):
+                    self.error("ZT202", f"`{op}` compares numbers, but `{_text(side)}` is {_a(t)}",
+                               side.span, "ordering works on numbers and durations")
+        elif op == "in":
+            self.check_in(e, left, lt, rt)
+        elif op == "contains":
+            if lt.kind == "list":
+                if not _comparable(lt.elem or DYN, rt):
+                    self.error("ZT209", f"a {lt} never contains {_a(rt)}", e.span,
+                               "compare values of the same type")
+            elif lt.kind == "str":
+                if rt.kind not in ("str", "dyn"):
+                    self.error("ZT202", f"`contains` on a string needs a string, not {_a(rt)}", e.span)
+            elif lt.kind != "dyn":
+                self.error("ZT202", f"`contains` needs a list or a string on its left, not {_a(lt)}",
+                           e.span)
+        elif op in ("contains_any", "contains_all"):
+            for side, t in ((left, lt), (right, rt)):
+                if t.kind not in ("list", "dyn"):
+                    self.error("ZT202", f"`{op}` needs lists on both sides, but `{_text(side)}` is "
+                               f"{_a(t)}", side.span, f"write `{op} [\"a\", \"b\"]`")
+        elif op == "like":
+            if not (isinstance(right, A.Literal) and isinstance(right.value, str)):
+                self.error("ZT210", "the pattern of `like` must be a string literal", right.span,
+                           'write `like "prefix-*"`; `*` matches any run of characters')
+            if lt.kind not in ("str", "ip", "dyn"):
+                self.error("ZT202", f"`like` matches strings, but `{_text(left)}` is {_a(lt)}",
+                           left.span)
+        return out, BOOL
+
+    def check_in(self, e: A.Binary, left: A.Expr, lt: Type, rt: Type) -> None:
+        if rt.kind == "list":
+            elem = rt.elem or DYN
+            if elem.kind == "cidr":
+                if lt.kind not in ("ip", "str", "dyn"):
+                    self.error("ZT202", f"`in` a list of networks needs an ip address, not {_a(lt)}",
+                               e.span)
+            elif not _comparable(lt, elem):
+                self.error("ZT209", f"{_a(lt)} is never in a {rt}", e.span,
+                           "compare values of the same type")
+        elif rt.kind == "cidr":
+            if lt.kind not in ("ip", "str", "dyn"):
+                self.error("ZT202", f"`in cidr(...)` needs an ip address, but `{_text(left)}` is "
+                           f"{_a(lt)}", e.span)
+        elif rt.kind == "str":
+            self.error("ZT202", "`in` tests list membership; for a substring use `contains`",
+                       e.span, f"write `{_text(e.right)} contains {_text(left)}`")
+        elif rt.kind != "dyn":
+            self.error("ZT202", f"`in` needs a list or a cidr on its right, not {_a(rt)}", e.span)
+
+
+def _literal_type(v: object) -> Type:
+    if isinstance(v, bool):
+        return BOOL
+    if isinstance(v, int):
+        return INT
+    if isinstance(v, float):
+        return FLOAT
+    if isinstance(v, str):
+        return STR
+    return DYN
+
+
+def _comparable(a: Type, b: Type) -> bool:
+    if "dyn" in (a.kind, b.kind):
+        return True
+    num = {"int", "float"}
+    if a.kind in num and b.kind in num:
+        return True
+    ipish = {"ip", "str"}
+    if a.kind in ipish and b.kind in ipish:
+        return True
+    if a.kind == "list" and b.kind == "list":
+        return _comparable(a.elem or DYN, b.elem or DYN)
+    return a.kind == b.kind
+
+
+def _a(t: Type) -> str:
+    s = str(t)
+    if t.kind == "list":
+        return f"a {s}"
+    return ("an " if s[0] in "aeiou" else "a ") + s
+
+
+def _text(e: A.Expr) -> str:
+    if isinstance(e, A.Attr):
+        return e.dotted
+    if isinstance(e, A.Path):
+        return e.dotted
+    if isinstance(e, A.Literal):
+        return repr(e.value) if not isinstance(e.value, str) else f'"{e.value}"'
+    if isinstance(e, A.LetRef):
+        return e.name
+    return "this expression"
+
+
+def _suggest_fields(t: Type) -> str:
+    return "its attributes are: " + ", ".join(k for k, _ in t.fields)
+
+
+def _bool_help(e: A.Expr, t: Type) -> str:
+    if t.kind == "str":
+        return f'compare it: `{_text(e)} == "..."`'
+    if t.kind == "list":
+        return f'test membership: `"..." in {_text(e)}`'
+    if t.kind in ("int", "float"):
+        return f"compare it: `{_text(e)} >= ...`"
+    return "combine comparisons with `and`, `or`, `not`"

@@ -1,0 +1,297 @@
+"""Checked policies -> Python source for one extractor and one condition function per policy.
+
+The source is registered in `linecache` (as attrs does) so tracebacks and debuggers show it.
+Constants (literal sets, networks, patterns, error sites) are passed in as default arguments and
+never pasted into the text, so no policy string can ever become code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _ast as A
+from . import _runtime as R
+from ._interpreter import defaulted, span_text
+from ._reading import check_type, read
+from ._types import Type
+from ._values import LikePattern
+
+_counter = itertools.count()
+_NAME = re.compile(r"\b_[A-Za-z0-9_]+\b")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One value the extractor reads per decision: an attribute, or whether a key is present."""
+
+    attr: A.Attr
+    has_key: str | None = None
+    defaulted: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.attr.dotted + (f" has {self.has_key}" if self.has_key is not None else "")
+
+
+@dataclass
+class Generated:
+    extract: Callable[..., tuple[tuple[object, ...], list[str] | None]]
+    conditions: list[Callable[[tuple[object, ...]], bool]]
+    slots: list[Slot]
+    source: str
+    filename: str
+
+
+@dataclass
+class _Gen:
+    lets: Mapping[str, A.Let]
+    sources: Mapping[str, str]
+    roots: tuple[str, ...]
+    slots: dict[Slot, int] = field(default_factory=dict)
+    consts: dict[str, object] = field(default_factory=dict)
+    const_ids: dict[Any, str] = field(default_factory=dict)
+    sites: dict[Any, str] = field(default_factory=dict)
+    slot_keys: dict[tuple[object, ...], int] = field(default_factory=dict)
+
+    def const(self, value: object, key: Any = None) -> str:
+        key = key if key is not None else ("v", type(value).__name__, repr(value))
+        name = self.const_ids.get(key)
+        if name is None:
+            name = self.const_ids[key] = f"_k{len(self.consts)}"
+            self.consts[name] = value
+        return name
+
+    def site(self, e: Any) -> str:
+        name = self.sites.get(e)
+        if name is None:
+            text = e.dotted if isinstance(e, A.Attr) else span_text(self.sources, e.span)
+            name = self.sites[e] = self.const(R.Site(text, e.span), ("site", e))
+        return name
+
+    def slot(self, s: Slot) -> int:
+        key = (s.attr.path, s.has_key, s.defaulted)
+        found = self.slot_keys.get(key)
+        if found is None:
+            found = self.slot_keys[key] = len(self.slots)
+            self.slots[s] = found
+        return found
+
+    # -- expressions -------------------------------------------------------------------------
+    def value(self, e: A.Expr) -> str:
+        if isinstance(e, A.Literal):
+            return self.const(e.value)
+        if isinstance(e, A.ListLit):
+            if all(isinstance(i, A.Literal) for i in e.items):
+                return self.const(tuple(i.value for i in e.items))  # type: ignore[union-attr]
+            return "(" + "".join(self.value(i) + ", " for i in e.items) + ")"
+        if isinstance(e, A.Attr):
+            i = self.slot(Slot(e))
+            if _never_absent(e):
+                return f"x[{i}]"
+            return f"(_v if (_v := x[{i}]).__class__ is not _Absent else _miss({self.site(e)}, _v))"
+        if isinstance(e, A.LetRef):
+            return self.value(self.lets[e.name].expr)
+        return self.cond(e)
+
+    def cond(self, e: A.Expr) -> str:
+        """Code that yields a real bool or raises `Fail`."""
+        if isinstance(e, A.LetRef):
+            return self.cond(self.lets[e.name].expr)
+        if isinstance(e, A.And | A.Or):
+            glue = " and " if isinstance(e, A.And) else " or "
+            return "(" + glue.join(self.cond(i) for i in e.items) + ")"
+        if isinstance(e, A.Not):
+            return f"(not {self.cond(e.operand)})"
+        if isinstance(e, A.Has):
+            assert isinstance(e.target, A.Attr)
+            i = self.slot(Slot(e.target, e.key, defaulted(e)))
+            return f"_has(x[{i}], {self.site(e.target)})"
+        if isinstance(e, A.Binary):
+            return self.binary(e)
+        code = self.value(e)
+        if _static(e) == "bool":
+            return code
+        return f"_truth({code}, {self.site(e)})"
+
+    def binary(self, e: A.Binary) -> str:
+        op, site = e.op, self.site(e)
+        lk, rk = _static(e.left), _static(e.right)
+        a, b = self.value(e.left), self.value(e.right)
+        if op in ("==", "!="):
+            neg = "not " if op == "!=" else ""
+            same = lk == rk and lk in ("str", "num", "bool")
+            if same and lk == "bool":
+                return f"({neg}({a} is {b}))"
+            if same:
+                return f"({a} {op} {b})"
+            return f"({neg}_eq({a}, {b}))"
+        if op in ("<", "<=", ">", ">="):
+            if lk == rk == "num":
+                return f"({a} {op} {b})"
+            return f"_order({a}, {b}, {op!r}, {site})"
+        if op == "in":
+            r = e.right
+            if lk == "str" and isinstance(r, A.ListLit) and r.items and all(
+                isinstance(i, A.Literal) and isinstance(i.value, str) for i in r.items
+            ):
+                lits = frozenset(i.value for i in r.items)  # type: ignore[union-attr]
+                return f"({a} in {self.const(lits, ('set', lits))})"
+            if lk == "str" and rk == "list":
+                return f"({a} in {b})"
+            return f"_member({a}, {b}, {site})"
+        if op == "contains":
+            if lk == "list" and rk == "str":
+                return f"({b} in {a})"
+            return f"_contains({a}, {b}, {site})"
+        if op in ("contains_any", "contains_all"):
+            return f"_{op}({a}, {b}, {site})"
+        if op == "like":
+            assert isinstance(e.right, A.Literal) and isinstance(e.right.value, str)
+            pat = self.const(LikePattern(e.right.value), ("like", e.right.value))
+            if lk == "str":
+                return f"{pat}.match({a})"
+            return f"_like({a}, {pat}, {site})"
+        raise AssertionError(op)  # pragma: no cover
+
+    # -- the extractor ---------------------------------------------------------------------
+    def extractor(self) -> list[str]:
+        params = ", ".join(f"r_{r}" for r in self.roots)
+        out = [f"def extract({params}):", "    bad = None"]
+        names = []
+        for s, i in sorted(self.slots.items(), key=lambda kv: kv[1]):
+            names.append(f"s{i}")
+            out.extend("    " + line for line in self.read_slot(s, f"s{i}"))
+        out.append(f"    return ({''.join(n + ', ' for n in names)}), bad")
+        return out
+
+    def read_slot(self, s: Slot, var: str) -> list[str]:
+        attr = s.attr
+        if s.has_key is not None:
+            target = self.const(attr, ("attr", attr))
+            return [
+                f"{var} = _presence(_read({target}, {self.roots_dict()}), "
+                f"{s.has_key!r}, {s.defaulted})"
+            ]
+        if len(attr.path) == 2 and attr.typed:
+            t = attr.type
+            assert isinstance(t, Type)
+            default = self.const(attr.default if attr.default is not None else R.MISSING)
+            fast = _FAST.get(t.kind, "False")
+            ttype = self.const(t, ("type", t))
+            return [
+                f"v = r_{attr.path[0]}.get({attr.path[1]!r})",
+                "if v is None:",
+                f"    {var} = {default}",
+                f"elif {fast}:",
+                f"    {var} = {'tuple(v)' if t.kind == 'list' else 'v'}",
+                "else:",
+                f"    {var}, bad = _check({ttype}, v, {attr.dotted!r}, bad)",
+            ]
+        target = self.const(attr, ("attr", attr))
+        return [
+            "try:",
+            f"    {var} = _read({target}, {self.roots_dict()})",
+            "except TypeError as exc:",
+            f"    {var}, bad = _MISSING, [*(bad or ()), str(exc)]",
+        ]
+
+    def roots_dict(self) -> str:
+        return "{" + ", ".join(f"{r!r}: r_{r}" for r in self.roots) + "}"
+
+
+_FAST = {
+    "str": "v.__class__ is str",
+    "ip": "v.__class__ is str",
+    "bool": "v is True or v is False",
+    "int": "v.__class__ is int",
+    "float": "v.__class__ is float or v.__class__ is int",
+    "list": "v.__class__ is list or v.__class__ is tuple",
+    "map": "v.__class__ is dict",
+    "record": "v.__class__ is dict",
+    "dyn": "True",
+}
+
+
+def _check(t: Type, v: object, path: str, bad: list[str] | None) -> tuple[object, list[str] | None]:
+    try:
+        return check_type(t, v), bad
+    except TypeError as exc:
+        return R.MISSING, [*(bad or ()), str(exc).replace("{path}", path)]
+
+
+def _never_absent(e: A.Attr) -> bool:
+    """Typed attributes with a schema default always hold a value of their type after extraction."""
+    return e.typed and e.default is not None
+
+
+def _static(e: A.Expr) -> str:
+    """The kind a value is guaranteed to have at run time, or "" when only run-time checks can tell."""
+    if isinstance(e, A.Literal):
+        v = e.value
+        if v is True or v is False:
+            return "bool"
+        if isinstance(v, int | float):
+            return "num"
+        return "str" if isinstance(v, str) else ""
+    if isinstance(e, A.Attr) and e.typed:
+        k = getattr(e.type, "kind", "")
+        return {"str": "str", "int": "num", "float": "num", "bool": "bool", "list": "list"}.get(k, "")
+    if isinstance(e, A.Not | A.And | A.Or | A.Has | A.Binary):
+        return "bool"
+    return ""
+
+
+_HELPERS: dict[str, object] = {
+    "_Absent": R.Absent,
+    "_MISSING": R.MISSING,
+    "_miss": R.missing,
+    "_truth": R.truth,
+    "_eq": R.eq,
+    "_order": R.order,
+    "_member": R.member,
+    "_contains": R.contains,
+    "_contains_any": R.contains_any,
+    "_contains_all": R.contains_all,
+    "_like": R.like,
+    "_has": R.has_result,
+    "_presence": R.presence,
+    "_read": read,
+    "_check": _check,
+}
+
+
+def generate(
+    policies: list[A.Policy],
+    lets: Mapping[str, A.Let],
+    sources: Mapping[str, str],
+    roots: tuple[str, ...],
+) -> Generated:
+    gen = _Gen(lets, sources, roots)
+    exprs: list[str] = []
+    for p in policies:
+        parts = []
+        if p.when is not None:
+            parts.append(gen.cond(p.when))
+        if p.unless is not None:
+            parts.append(f"not {gen.cond(p.unless)}")
+        exprs.append(" and ".join(parts) or "True")
+    known = {**gen.consts, **_HELPERS}
+    bodies = []
+    for n, (p, expr) in enumerate(zip(policies, exprs, strict=False)):
+        used = sorted({m for m in _NAME.findall(expr) if m in known})
+        params = "".join(f", {u}={u}" for u in used)
+        bodies.append(f"def p{n}(x{params}):\n    # {p.effect} {p.id!r}\n    return {expr}\n")
+    source = "\n".join(gen.extractor()) + "\n\n" + "\n".join(bodies)
+    filename = f"<zt-policy generated {next(_counter)}>"
+    namespace: dict[str, Any] = {**gen.consts, **_HELPERS}
+    code = compile(source, filename, "exec")
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(code, namespace)
+    conds = [namespace[f"p{n}"] for n in range(len(policies))]
+    slots = [s for s, _ in sorted(gen.slots.items(), key=lambda kv: kv[1])]
+    return Generated(namespace["extract"], conds, slots, source, filename)

@@ -1,0 +1,134 @@
+"""The rule index plan (OPA style): which policies can be skipped by constant constraints.
+
+A policy is indexed on the `attr == "v"` / `attr in ["v", ...]` conjuncts at the top of its `when`,
+for attributes that are typed strings. Only conjuncts reached before anything that can fail are used,
+so skipping a policy never hides an error it would have raised: the index never changes a decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from . import _ast as A
+from ._codegen import Slot, _never_absent, _static
+from ._index import Index, PolicyKeys
+
+MAX_KEYS = 4
+MAX_EXPANSION = 256
+
+
+def plan(
+    policies: list[A.Policy],
+    lets: Mapping[str, A.Let],
+    slot_of: Mapping[Slot, int],
+) -> Index:
+    per_policy: list[list[tuple[A.Attr, frozenset[str]]]] = []
+    for p in policies:
+        per_policy.append(_constraints(p.when, lets) if p.when is not None else [])
+    counts: dict[A.Attr | tuple[str, ...], int] = {}
+    for cons in per_policy:
+        for attr, _ in cons:
+            counts[attr.path] = counts.get(attr.path, 0) + 1
+    chosen = sorted(counts, key=lambda k: (-counts[k], k))[:MAX_KEYS]
+    key_paths = [c for c in chosen if isinstance(c, tuple)]
+    position = {path: j for j, path in enumerate(key_paths)}
+    known: list[set[str]] = [set() for _ in key_paths]
+    keys: list[PolicyKeys | None] = []
+    for cons in per_policy:
+        usable: list[tuple[int, frozenset[str]]] = []
+        size = 1
+        for attr, values in cons:
+            if attr.path not in position:
+                break  # later constraints would be reached only through an unindexed attribute
+            size *= len(values)
+            if size > MAX_EXPANSION:
+                break
+            usable.append((position[attr.path], values))
+        for j, values in usable:
+            known[j].update(values)
+        keys.append(tuple(usable) if usable else None)
+    slot_indexes = []
+    for path in key_paths:
+        slot = next(i for s, i in slot_of.items() if s.has_key is None and s.attr.path == path)
+        slot_indexes.append(slot)
+    forbid = tuple(p.effect == "forbid" for p in policies)
+    return Index(tuple(slot_indexes), tuple(frozenset(k) for k in known), keys, forbid)
+
+
+def _conjuncts(e: A.Expr, lets: Mapping[str, A.Let]) -> list[A.Expr]:
+    if isinstance(e, A.LetRef):
+        return _conjuncts(lets[e.name].expr, lets)
+    if isinstance(e, A.And):
+        return [c for item in e.items for c in _conjuncts(item, lets)]
+    return [e]
+
+
+def _constraints(e: A.Expr, lets: Mapping[str, A.Let]) -> list[tuple[A.Attr, frozenset[str]]]:
+    out: list[tuple[A.Attr, frozenset[str]]] = []
+    seen: set[tuple[str, ...]] = set()
+    for c in _conjuncts(e, lets):
+        con = _constraint(c)
+        if con is not None:
+            if con[0].path not in seen:
+                seen.add(con[0].path)
+                out.append(con)
+            continue
+        if may_fail(c, lets):
+            break
+    return out
+
+
+def _constraint(e: A.Expr) -> tuple[A.Attr, frozenset[str]] | None:
+    if not isinstance(e, A.Binary):
+        return None
+    left, right = e.left, e.right
+    if e.op == "==" and isinstance(left, A.Literal):
+        left, right = right, left
+    if not (isinstance(left, A.Attr) and left.typed and len(left.path) == 2):
+        return None
+    if getattr(left.type, "kind", "") != "str":
+        return None
+    if e.op == "==" and isinstance(right, A.Literal) and isinstance(right.value, str):
+        return left, frozenset((right.value,))
+    if e.op == "in" and isinstance(right, A.ListLit) and right.items and all(
+        isinstance(i, A.Literal) and isinstance(i.value, str) for i in right.items
+    ):
+        return left, frozenset(i.value for i in right.items)  # type: ignore[union-attr]
+    return None
+
+
+def may_fail(e: A.Expr, lets: Mapping[str, A.Let]) -> bool:
+    """Whether evaluating `e` could raise an evaluation error on some validated context."""
+    if isinstance(e, A.Literal):
+        return False
+    if isinstance(e, A.ListLit):
+        return any(may_fail(i, lets) for i in e.items)
+    if isinstance(e, A.Attr):
+        return not _never_absent(e)
+    if isinstance(e, A.LetRef):
+        return may_fail(lets[e.name].expr, lets)
+    if isinstance(e, A.Not):
+        return may_fail(e.operand, lets) or _static(e.operand) != "bool"
+    if isinstance(e, A.And | A.Or):
+        return any(may_fail(i, lets) or _static(i) != "bool" for i in e.items)
+    if isinstance(e, A.Has):
+        return len(e.target.path) > 1 if isinstance(e.target, A.Attr) else True
+    if isinstance(e, A.Binary):
+        if may_fail(e.left, lets) or may_fail(e.right, lets):
+            return True
+        lk, rk = _static(e.left), _static(e.right)
+        if e.op in ("==", "!="):
+            return False
+        if e.op in ("<", "<=", ">", ">="):
+            return not (lk == rk == "num")
+        if e.op == "in":
+            return not (isinstance(e.right, A.ListLit) and not any(
+                isinstance(i, A.Literal) and i.kind == "cidr" for i in e.right.items))
+        if e.op == "contains":
+            return lk != "list"
+        if e.op in ("contains_any", "contains_all"):
+            return not all(k == "list" or isinstance(s, A.ListLit)
+                           for k, s in ((lk, e.left), (rk, e.right)))
+        if e.op == "like":
+            return lk != "str"
+    return True

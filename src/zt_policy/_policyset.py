@@ -1,0 +1,267 @@
+"""The run side: a compiled, immutable policy set and its `decide()`.
+
+Nothing here imports the parser, the checker or the code generator; a `PolicySet` is built once
+and then only answers questions, from any number of threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from . import _ast as A
+from . import _runtime as R
+from ._cache import DecisionCache
+from ._decision import Decision, EvalError, PolicyTrace
+from ._explain import to_error, trace
+from ._index import Index
+from ._interpreter import Interpreter
+from ._reading import root_mapping
+
+_DEFAULT_DENY = Decision(False, (), ("no policy permits this request",))
+
+
+class ContextError(TypeError):
+    """A programming error in how `decide()` was called (an unknown root), not a bad value."""
+
+
+class PolicySet:
+    """Compiled policies. Build one with `zt_policy.compile()` or `zt_policy.load()`."""
+
+    def __init__(
+        self,
+        *,
+        policies: Sequence[A.Policy],
+        lets: Mapping[str, A.Let],
+        sources: Mapping[str, str],
+        roots: tuple[str, ...],
+        extract: Callable[..., tuple[tuple[object, ...], list[str] | None]],
+        conditions: Sequence[Callable[[tuple[object, ...]], bool]],
+        slot_names: Sequence[str],
+        slot_paths: Sequence[tuple[str, ...]],
+        index: Index,
+        cache_size: int,
+        source: str,
+    ) -> None:
+        self._policies = tuple(policies)
+        self._lets = lets
+        self._sources = sources
+        self._roots = roots
+        self._extract = extract
+        self._conds = tuple(conditions)
+        self._index = index
+        self._cache = DecisionCache(cache_size) if cache_size > 0 else None
+        self._outcomes: dict[tuple[bool, tuple[int, ...]], Decision] = {}
+        self._simple = roots == ("identity", "device", "request")
+        self.reads: frozenset[str] = frozenset(slot_names)
+        self._slot_paths = tuple(slot_paths)
+        self.generated_source = source
+        self._touches = [self._attrs(p) for p in self._policies]
+
+    # -- introspection -----------------------------------------------------------------------
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self._policies)
+
+    def __len__(self) -> int:
+        return len(self._policies)
+
+    def __repr__(self) -> str:
+        return f"<PolicySet {len(self)} policies, reads {len(self.reads)} attributes>"
+
+    def cache_info(self) -> dict[str, int] | None:
+        return self._cache.info() if self._cache is not None else None
+
+    # -- deciding ----------------------------------------------------------------------------
+    def decide(
+        self,
+        identity: Any = None,
+        device: Any = None,
+        request: Any = None,
+        *,
+        explain: bool = False,
+        **roots: Any,
+    ) -> Decision:
+        """Decide one request. Never raises for a bad context value: it denies and says why."""
+        if self._simple and not roots and not explain:
+            i = identity if identity.__class__ is dict else root_mapping("identity", identity)
+            d = device if device.__class__ is dict else root_mapping("device", device)
+            r = request if request.__class__ is dict else root_mapping("request", request)
+            if i.__class__ is str or d.__class__ is str or r.__class__ is str:
+                return _bad_roots([m for m in (i, d, r) if isinstance(m, str)])
+            return self._decide_x(i, d, r)
+        given = self._given(identity, device, request, roots)
+        if isinstance(given, Decision):
+            return given
+        decision = self._decide_x(*(given[n] for n in self._roots))
+        if explain:
+            return self._explained(decision, given)
+        return decision
+
+    def _given(self, identity: Any, device: Any, request: Any,
+               roots: Mapping[str, Any]) -> dict[str, Mapping[str, Any]] | Decision:
+        unknown = [n for n in roots if n not in self._roots]
+        if unknown:
+            raise ContextError(f"unknown context root(s) {', '.join(map(repr, unknown))}; the "
+                               f"schema has {', '.join(self._roots)}")
+        raw = {"identity": identity, "device": device, "request": request, **roots}
+        out: dict[str, Mapping[str, Any]] = {}
+        problems = []
+        for name in self._roots:
+            m = root_mapping(name, raw.get(name))
+            if isinstance(m, str):
+                problems.append(m)
+            else:
+                out[name] = m
+        return _bad_roots(problems) if problems else out
+
+    def _decide_x(self, *roots: Mapping[str, Any]) -> Decision:
+        try:
+            x, bad = self._extract(*roots)
+        except Exception as exc:  # fail closed on anything unforeseen in caller data
+            return _internal(exc)
+        if bad:
+            return Decision(False, (), ("the request context is malformed",),
+                            tuple(EvalError("ZT311", m) for m in bad))
+        cache = self._cache
+        if cache is not None:
+            hit = cache.get(x)
+            if hit is not None:
+                return hit
+        try:
+            decision = self._evaluate(x)
+        except Exception as exc:
+            return _internal(exc)
+        if cache is not None:
+            cache.put(x, decision)
+        return decision
+
+    def _evaluate(self, x: tuple[object, ...]) -> Decision:
+        forbids, permits = self._index.lookup(x)
+        conds = self._conds
+        matched: list[int] = []
+        errors: list[EvalError] | None = None
+        for i in forbids:
+            try:
+                if conds[i](x):
+                    matched.append(i)
+            except R.Fail as f:
+                errors = errors or []
+                errors.append(to_error(f, self._policies[i].id))
+                matched.append(i)
+        allowed = False
+        if not matched:
+            for i in permits:
+                try:
+                    if conds[i](x):
+                        matched.append(i)
+                except R.Fail as f:
+                    errors = errors or []
+                    errors.append(to_error(f, self._policies[i].id))
+            allowed = bool(matched)
+        if errors is None:
+            key = (allowed, tuple(matched))
+            found = self._outcomes.get(key)
+            if found is None:
+                found = self._outcomes[key] = self._outcome(allowed, matched, ())
+            return found
+        return self._outcome(allowed, matched, tuple(errors))
+
+    def _outcome(self, allowed: bool, matched: Sequence[int], errors: tuple[EvalError, ...]) -> Decision:
+        if not matched:
+            return _DEFAULT_DENY if not errors else Decision(False, (), _DEFAULT_DENY.reasons, errors)
+        ps = [self._policies[i] for i in matched]
+        verb = "permits" if allowed else "forbids"
+        reasons = tuple(p.reason or f'policy "{p.id}" {verb} this request' for p in ps)
+        return Decision(allowed, tuple(p.id for p in ps), reasons, errors)
+
+    def _explained(self, decision: Decision, roots: Mapping[str, Mapping[str, Any]]) -> Decision:
+        interp = Interpreter(self._lets, self._sources)
+        try:
+            x, bad = self._extract(*(roots[n] for n in self._roots))
+            forbids, permits = self._index.lookup(x) if not bad else ((), ())
+        except Exception:
+            forbids, permits = (), ()
+        cands = set(forbids) | set(permits)
+        traces: list[PolicyTrace] = []
+        for i, p in enumerate(self._policies):
+            try:
+                traces.append(trace(interp, p, roots, i in cands))
+            except (R.Fail, TypeError) as exc:
+                traces.append(PolicyTrace(p.id, p.effect, "error", i in cands, error=EvalError(
+                    "ZT311" if isinstance(exc, TypeError) else exc.code, str(exc), p.id)))
+        return Decision(decision.allowed, decision.policies, decision.reasons, decision.errors,
+                        tuple(traces))
+
+    # -- partial evaluation ----------------------------------------------------------------
+    def may_allow(
+        self,
+        identity: Any = None,
+        device: Any = None,
+        request: Any = None,
+        *,
+        unknown: Sequence[str] = ("request.arguments",),
+        **roots: Any,
+    ) -> bool:
+        """Could some request that fills in the `unknown` attributes be allowed?
+
+        Unknown attributes are unknown, not missing. True when some permit could still match and no
+        forbid surely matches; used to hide what a caller can never use (MCP listings), never to grant.
+        """
+        given = self._given(identity, device, request, roots)
+        if isinstance(given, Decision):
+            return False
+        try:
+            x, bad = self._extract(*(given[n] for n in self._roots))
+        except Exception:
+            return False
+        if bad:
+            return False
+        prefixes = tuple(tuple(u.split(".")) for u in unknown)
+        slots_unknown = any(self._slot_paths[s][: len(p)] == p for s in self._index.key_slots
+                            for p in prefixes)
+        if slots_unknown:
+            n = len(self._policies)
+            forbids = tuple(i for i in range(n) if self._policies[i].effect == "forbid")
+            permits = tuple(i for i in range(n) if self._policies[i].effect == "permit")
+        else:
+            forbids, permits = self._index.lookup(x)
+        interp = Interpreter(self._lets, self._sources, tuple(unknown))
+
+        def outcome(i: int) -> object:
+            touches = any(t[: len(p)] == p for t in self._touches[i] for p in prefixes)
+            if touches:
+                return interp.matches(self._policies[i], given)
+            return self._conds[i](x)
+
+        for i in forbids:
+            try:
+                if outcome(i) is True:
+                    return False
+            except R.Fail:
+                return False
+        for i in permits:
+            try:
+                if outcome(i) is not False:
+                    return True
+            except R.Fail:
+                continue
+        return False
+
+    def _attrs(self, p: A.Policy) -> frozenset[tuple[str, ...]]:
+        interp = Interpreter(self._lets, self._sources)
+        out: set[tuple[str, ...]] = set()
+        for e in (p.when, p.unless):
+            if e is not None:
+                out.update(a.path for a in interp.attrs_in(e))
+        return frozenset(out)
+
+
+def _bad_roots(problems: list[str]) -> Decision:
+    return Decision(False, (), ("the request context is malformed",),
+                    tuple(EvalError("ZT310", m) for m in problems))
+
+
+def _internal(exc: Exception) -> Decision:
+    return Decision(False, (), ("internal error while deciding",),
+                    (EvalError("ZT399", f"internal error: {type(exc).__name__}: {exc}"),))
