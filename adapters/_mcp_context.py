@@ -182,14 +182,20 @@ def http_request_fields(
     method: str | None,
     path: str | None,
     client_host: str | None,
-    headers: Iterable[tuple[str, str]] | None,
+    headers: Mapping[str, str] | None,
+    copy_headers: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The transport part of the `request` root for an MCP message that came over HTTP."""
+    """The transport part of the `request` root for an MCP message that came over HTTP.
+
+    As in the HTTP adapters, only the headers named in `copy_headers` reach `request.headers`
+    (credentials never do), so policies see a small, stable context.
+    """
     hdrs: dict[str, str] = {}
-    for k, v in headers or ():
-        key = k.lower()
-        if key not in _SECRET_HEADERS and key not in _MCP_HEADERS:
-            hdrs[key] = v
+    if headers is not None:
+        for name in copy_headers:
+            value = headers.get(name)
+            if value is not None and name not in _SECRET_HEADERS and name not in _MCP_HEADERS:
+                hdrs[name] = value
     out: dict[str, Any] = {"headers": hdrs}
     if method:
         out["method"] = method
@@ -197,8 +203,9 @@ def http_request_fields(
         out["path"] = path
     if client_host:
         out["ip"] = client_host
-    if "user-agent" in hdrs:
-        out["user_agent"] = hdrs["user-agent"]
+    agent = headers.get("user-agent") if headers is not None else None
+    if agent is not None:
+        out["user_agent"] = agent
     return out
 
 

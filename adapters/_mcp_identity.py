@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +94,9 @@ class IdentitySource:
         posture: PostureHeader | None = None,
         default_identity: Mapping[str, Any] | None = None,
         claims_mapping: ClaimsMapping = DEFAULT_MAPPING,
+        copy_headers: Iterable[str] = (),
     ) -> None:
+        self.copy_headers = tuple(h.lower() for h in copy_headers)
         self._identity = identity
         self._device = device
         self._bearer = BearerAuth(jwt_verifier) if jwt_verifier is not None else None
@@ -157,7 +159,8 @@ async def build_caller(guard: McpGuard, source: IdentitySource, info: CallerInfo
             getattr(req, "method", None),
             getattr(getattr(req, "url", None), "path", None),
             getattr(client, "host", None),
-            req.headers.items(),
+            req.headers,
+            source.copy_headers,
         )
     else:
         common = {"headers": {}}

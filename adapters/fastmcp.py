@@ -58,6 +58,7 @@ class ZtPolicyMiddleware(Middleware):
         denied_answer: Literal["forbidden", "not_found"] = "forbidden",
         shadow: bool = False,
         decide_methods: Collection[str] = (),
+        headers: Collection[str] = (),
         expose_reasons: bool = True,
         max_argument_bytes: int = 1 << 20,
         cache_size: int = 4096,
@@ -81,6 +82,7 @@ class ZtPolicyMiddleware(Middleware):
             jwt_verifier=jwt_verifier,
             posture=posture,
             default_identity=default_identity,
+            copy_headers=headers,
         )
         self.denied_answer = denied_answer
         self.expose_reasons = expose_reasons

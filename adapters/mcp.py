@@ -88,6 +88,7 @@ class ZtPolicyMiddleware:
         denied_answer: Literal["forbidden", "not_found"] = "forbidden",
         shadow: bool = False,
         decide_methods: Collection[str] = (),
+        headers: Collection[str] = (),
         expose_reasons: bool = True,
         max_argument_bytes: int = 1 << 20,
         cache_size: int = 4096,
@@ -112,6 +113,7 @@ class ZtPolicyMiddleware:
             jwt_verifier=jwt_verifier,
             posture=posture,
             default_identity=default_identity,
+            copy_headers=headers,
         )
         self.denied_answer = denied_answer
         self.expose_reasons = expose_reasons
