@@ -39,16 +39,20 @@ CALLS: Counter[str] = Counter()
 def build_server(
     policies: zt_policy.PolicySet | None = None,
     *,
-    jwt_verifier: JWTVerifier | None = None,
+    auth_verifier: JWTVerifier | None = None,
     http_url: str = "http://127.0.0.1:8000",
     **options: Any,
 ) -> MCPServer:
-    """The example server; with `jwt_verifier` the SDK's bearer auth guards the HTTP endpoint."""
+    """The example server; `options` go to `ZtPolicyMiddleware`.
+
+    With `auth_verifier` the SDK's own bearer auth guards the HTTP endpoint (401 without a valid
+    token) and the middleware reads the SDK's verified `AccessToken`.
+    """
     policies = policies or zt_policy.load(HERE / "policies")
     auth: dict[str, Any] = {}
-    if jwt_verifier is not None:
+    if auth_verifier is not None:
         auth = {
-            "token_verifier": JWTTokenVerifier(jwt_verifier),
+            "token_verifier": JWTTokenVerifier(auth_verifier),
             "auth": AuthSettings(
                 issuer_url=ISSUER,
                 resource_server_url=f"{http_url}/mcp",
@@ -124,7 +128,7 @@ def main() -> None:
         keys=os.environ["ZT_JWT_SECRET"].encode(),
     )
     url = f"http://127.0.0.1:{args.port}"
-    app = build_server(jwt_verifier=verifier, http_url=url).streamable_http_app()
+    app = build_server(auth_verifier=verifier, http_url=url).streamable_http_app()
     uvicorn.run(app, host="127.0.0.1", port=args.port)
 
 

@@ -6,7 +6,7 @@ can all point back at the text a person wrote.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._diagnostics import Span
 
@@ -99,11 +99,11 @@ class Attr:
 
     path: tuple[str, ...]
     span: Span
-    type: object  # _types.Type
-    optional: bool
-    default: object
-    typed_len: int
-    step_types: tuple[object, ...] = ()  # static type of each typed step after the root
+    type: object = field(compare=False)  # _types.Type
+    optional: bool = field(compare=False)
+    default: object = field(compare=False)
+    typed_len: int = field(compare=False)
+    step_types: tuple[object, ...] = field(default=(), compare=False)  # types of the typed steps
 
     @property
     def dotted(self) -> str:

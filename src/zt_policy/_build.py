@@ -39,11 +39,11 @@ def compile_sources(
         diags.extend(d)
     checked = Checker(schema).check(files)
     lines = {f.name: f.text.splitlines() for f in files}
-    for d in checked.diagnostics:
+    for c in checked.diagnostics:
         src = None
-        if d.span is not None and 0 < d.span.line <= len(lines.get(d.span.file, [])):
-            src = lines[d.span.file][d.span.line - 1]
-        diags.append(Diagnostic(d.code, d.message, d.span, d.help, src))
+        if c.span is not None and 0 < c.span.line <= len(lines.get(c.span.file, [])):
+            src = lines[c.span.file][c.span.line - 1]
+        diags.append(Diagnostic(c.code, c.message, c.span, c.help, src))
     if diags:
         raise PolicyError(diags)
     sources = {f.name: f.text for f in files}

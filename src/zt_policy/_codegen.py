@@ -174,8 +174,11 @@ class _Gen:
         if s.has_key is not None:
             target = self.const(attr, ("attr", attr))
             return [
-                f"{var} = _presence(_read({target}, {self.roots_dict()}), "
-                f"{s.has_key!r}, {s.defaulted})"
+                "try:",
+                f"    {var} = _presence(_read({target}, {self.roots_dict()}), "
+                f"{s.has_key!r}, {s.defaulted})",
+                "except TypeError as exc:",
+                f"    {var}, bad = _MISSING, [*(bad or ()), str(exc)]",
             ]
         if len(attr.path) == 2 and attr.typed:
             t = attr.type

@@ -32,7 +32,7 @@ class PolicyTrace:
 
     policy: str
     effect: str
-    outcome: str  # "matched" | "not matched" | "error"
+    outcome: str  # "matched" | "not matched" | "error" | "not evaluated" (malformed context)
     candidate: bool  # False when the rule index ruled it out without evaluating it
     clause: str | None = None  # the clause that decided the outcome, as written
     location: str | None = None

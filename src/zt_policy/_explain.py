@@ -65,6 +65,8 @@ def _shown(interp: Interpreter, a: A.Attr, roots: Mapping[str, Mapping[str, Any]
         v = interp.raw(a, roots)
     except TypeError:
         return "<invalid>"
+    if isinstance(v, tuple):
+        return list(v)
     return repr(v) if isinstance(v, R.Absent) else v
 
 

@@ -57,7 +57,7 @@ class Index:
         self._memo: dict[tuple[object, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
     def key(self, x: Sequence[object]) -> tuple[object, ...]:
-        out = []
+        out: list[object] = []
         for slot, known in zip(self.key_slots, self._known, strict=False):
             v = x[slot]
             if v.__class__ is str and v in known:

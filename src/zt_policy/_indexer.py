@@ -93,7 +93,7 @@ def _constraint(e: A.Expr) -> tuple[A.Attr, frozenset[str]] | None:
     if e.op == "in" and isinstance(right, A.ListLit) and right.items and all(
         isinstance(i, A.Literal) and isinstance(i.value, str) for i in right.items
     ):
-        return left, frozenset(i.value for i in right.items)  # type: ignore[union-attr]
+        return left, frozenset(str(i.value) for i in right.items if isinstance(i, A.Literal))
     return None
 
 

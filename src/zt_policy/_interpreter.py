@@ -11,13 +11,14 @@ from typing import Any
 
 from . import _ast as A
 from . import _runtime as R
+from ._diagnostics import Span
 from ._reading import read
 from ._values import LikePattern
 
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "<unknown>"})()
 
 
-def span_text(sources: Mapping[str, str], span: Any) -> str:
+def span_text(sources: Mapping[str, str], span: Span) -> str:
     lines = sources.get(span.file, "").splitlines()
     if not lines or span.line > len(lines):
         return "?"

@@ -183,7 +183,8 @@ def _syntax_error(name: str, chunk: str, first_line: int, exc: Exception) -> Dia
         return Span(name, first_line + line - 1, col, first_line + line - 1, col + width)
 
     if isinstance(exc, UnexpectedCharacters):
-        ch = chunk[exc.pos_in_stream] if exc.pos_in_stream < len(chunk) else ""
+        pos = exc.pos_in_stream or 0
+        ch = chunk[pos] if pos < len(chunk) else ""
         span = span_at(exc.line, exc.column)
         if ch == '"':
             return Diagnostic("ZT102", "unterminated string", span,

@@ -87,7 +87,7 @@ class PolicySet:
             i = identity if identity.__class__ is dict else root_mapping("identity", identity)
             d = device if device.__class__ is dict else root_mapping("device", device)
             r = request if request.__class__ is dict else root_mapping("request", request)
-            if i.__class__ is str or d.__class__ is str or r.__class__ is str:
+            if isinstance(i, str) or isinstance(d, str) or isinstance(r, str):
                 return _bad_roots([m for m in (i, d, r) if isinstance(m, str)])
             return self._decide_x(i, d, r)
         given = self._given(identity, device, request, roots)
@@ -122,7 +122,7 @@ class PolicySet:
             return _internal(exc)
         if bad:
             return Decision(False, (), ("the request context is malformed",),
-                            tuple(EvalError("ZT311", m) for m in bad))
+                            tuple(EvalError("ZT311", m) for m in dict.fromkeys(bad)))
         cache = self._cache
         if cache is not None:
             hit = cache.get(x)
@@ -181,7 +181,12 @@ class PolicySet:
             x, bad = self._extract(*(roots[n] for n in self._roots))
             forbids, permits = self._index.lookup(x) if not bad else ((), ())
         except Exception:
-            forbids, permits = (), ()
+            bad, forbids, permits = ["internal error"], (), ()
+        if bad:  # nothing was evaluated: the context itself was refused
+            skipped = tuple(PolicyTrace(p.id, p.effect, "not evaluated", False)
+                            for p in self._policies)
+            return Decision(decision.allowed, decision.policies, decision.reasons,
+                            decision.errors, skipped)
         cands = set(forbids) | set(permits)
         traces: list[PolicyTrace] = []
         for i, p in enumerate(self._policies):

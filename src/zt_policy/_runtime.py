@@ -7,7 +7,7 @@ that fails closed (a permit does not match, a forbid does). Nothing here does I/
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from ._diagnostics import Span
 from ._values import IpAddr, IpNet, LikePattern, parse_ip
@@ -118,10 +118,10 @@ def eq(a: object, b: object) -> bool:
     """Equality without coercion: values of different kinds are never equal (`1 == true` is false)."""
     ka, kb = kind(a), kind(b)
     if ka != kb:
-        if ka == "ip" and kb == "string":
-            return parse_ip(b) == (a.version, a.value)  # type: ignore[arg-type, union-attr]
-        if kb == "ip" and ka == "string":
-            return parse_ip(a) == (b.version, b.value)  # type: ignore[arg-type, union-attr]
+        if isinstance(a, IpAddr) and isinstance(b, str):
+            return parse_ip(b) == (a.version, a.value)
+        if isinstance(b, IpAddr) and isinstance(a, str):
+            return parse_ip(a) == (b.version, b.value)
         return False
     if ka == "list":
         la, lb = list(a), list(b)  # type: ignore[call-overload]
@@ -200,14 +200,14 @@ def order(a: object, b: object, op: str, site: Site) -> bool:
         type_error(site, f"`{op}` compares numbers", a)
     if not _num(b):
         type_error(site, f"`{op}` compares numbers", b)
-    x, y = a, b  # both numbers now
+    x, y = cast(float, a), cast(float, b)
     if op == "<":
-        return x < y  # type: ignore[operator]
+        return x < y
     if op == "<=":
-        return x <= y  # type: ignore[operator]
+        return x <= y
     if op == ">":
-        return x > y  # type: ignore[operator]
-    return x >= y  # type: ignore[operator]
+        return x > y
+    return x >= y
 
 
 def presence(target: object, key: str, defaulted: bool) -> object:
