@@ -1,0 +1,33 @@
+"""A repeating stream: most contexts repeat, a few are new; the cache should pay off here.
+
+Each round gets a freshly built stream (new dict objects, so a cache must key on
+values, and new "fresh" contexts, so they really miss) while the policy set, and
+so its cache, lives across rounds as in a long-running server.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import engines
+import pytest
+from _results import Measure, key
+from workload import SIZES, repeating_stream, triples
+
+STREAM_ENGINES = (engines.FLOOR, engines.ZT_DEFAULT, engines.ZT_UNCACHED)
+LENGTH = 2048
+
+
+@pytest.mark.parametrize("engine", STREAM_ENGINES)
+@pytest.mark.parametrize("n", SIZES)
+def test_repeating_stream(measure: Measure, engine: str, n: int) -> None:
+    wl = engines.get_workload(n)
+    rounds = itertools.count()
+    engines.assert_same_decisions(engine, n, repeating_stream(wl, LENGTH, round_no=-1))
+    batch = engines.batch(engine, n)
+
+    def setup() -> tuple[list[engines.Triple]]:
+        return (list(triples(repeating_stream(wl, LENGTH, round_no=next(rounds)))),)
+
+    measure(key("stream", engine, n), batch, decisions=LENGTH, setup=setup,
+            group=f"repeating stream, {n} policies")
