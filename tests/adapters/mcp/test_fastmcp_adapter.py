@@ -11,9 +11,8 @@ from fastmcp.exceptions import ToolError
 from fastmcp.server.auth.providers.jwt import StaticTokenVerifier
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, Implementation
-from ztmcp_helpers import MANAGED, by_client_name
-
 from zt_policy.adapters.fastmcp import FORBIDDEN, UNAUTHENTICATED, ZtPolicyMiddleware
+from ztmcp_helpers import MANAGED, by_client_name
 
 pytestmark = pytest.mark.anyio
 
@@ -118,14 +117,18 @@ async def test_missing_identity_and_oversized_arguments(policies: Any) -> None:
         with pytest.raises(MCPError) as err:
             await c.call_tool_mcp("read_file", {"path": "/public/" + "x" * (5 * 1024 * 1024)})
         assert err.value.error.code == INVALID_PARAMS
-        assert (await c.call_tool("search_docs", {"query": "still fine"})).content[0].text == "found still fine"
+        assert (await c.call_tool("search_docs", {"query": "still fine"})).content[
+            0
+        ].text == "found still fine"
     assert counter["read_file"] == 0 and counter["search_docs"] == 1
 
 
 async def test_shadow_mode(policies: Any) -> None:
     counter: Counter[str] = Counter()
     events: list[Any] = []
-    server = build(policies, counter, identity=by_client_name, shadow=True, on_decision=events.append)
+    server = build(
+        policies, counter, identity=by_client_name, shadow=True, on_decision=events.append
+    )
     async with named(server, "bob") as c:
         assert len(await c.list_tools()) == 3
         await c.call_tool("delete_file", {"path": "/x"})
@@ -136,18 +139,33 @@ async def test_shadow_mode(policies: Any) -> None:
 async def test_fastmcp_access_tokens_over_http(policies: Any, served: Any) -> None:
     counter: Counter[str] = Counter()
     tokens = {
-        "alice-token": {"client_id": "cli", "sub": "alice", "groups": ["engineering"], "scopes": ["files"]},
-        "root-token": {"client_id": "cli", "sub": "root", "roles": ["admin"], "device": MANAGED, "scopes": []},
+        "alice-token": {
+            "client_id": "cli",
+            "sub": "alice",
+            "groups": ["engineering"],
+            "scopes": ["files"],
+        },
+        "root-token": {
+            "client_id": "cli",
+            "sub": "root",
+            "roles": ["admin"],
+            "device": MANAGED,
+            "scopes": [],
+        },
         "bob-token": {"client_id": "cli", "sub": "bob", "scopes": []},
     }
     verifier = StaticTokenVerifier(tokens=tokens)
-    url = served(lambda _: build(policies, counter, fastmcp={"auth": verifier}).http_app(path="/mcp")).url
+    url = served(
+        lambda _: build(policies, counter, fastmcp={"auth": verifier}).http_app(path="/mcp")
+    ).url
     seen = {}
     for who in ("alice", "bob", "root"):
         async with Client(f"{url}/mcp", auth=f"{who}-token") as c:
             seen[who] = sorted(t.name for t in await c.list_tools())
             if who == "root":
-                assert (await c.call_tool("delete_file", {"path": "/x"})).content[0].text == "deleted"
+                assert (await c.call_tool("delete_file", {"path": "/x"})).content[
+                    0
+                ].text == "deleted"
             if who == "alice":
                 with pytest.raises(ToolError):
                     await c.call_tool("delete_file", {"path": "/x"})

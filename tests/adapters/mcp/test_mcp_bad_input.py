@@ -13,9 +13,8 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, METHOD_NOT_FOUND, Implementation
-from ztmcp_helpers import by_client_name, example, token
-
 from zt_policy.adapters.mcp import UNAUTHENTICATED
+from ztmcp_helpers import by_client_name, example, token
 
 FIVE_MB = "x" * (5 * 1024 * 1024)
 
@@ -31,7 +30,11 @@ class Session:
         self.next_id = 0
         init = self.post(
             "initialize",
-            {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "1"},
+            },
         )
         assert "result" in init.json()
         self.headers["mcp-session-id"] = init.headers["mcp-session-id"]
@@ -46,7 +49,9 @@ class Session:
 
     def error(self, method: str, params: Any) -> dict[str, Any]:
         r = self.post(method, params)
-        assert r.status_code in (200, 400), r.text  # a non-object `params` fails JSON-RPC framing: 400
+        assert r.status_code in (200, 400), (
+            r.text
+        )  # a non-object `params` fails JSON-RPC framing: 400
         doc = r.json()
         assert "result" not in doc
         return doc["error"]  # type: ignore[no-any-return]
@@ -76,7 +81,9 @@ def test_malformed_params_are_invalid_params(url: str, calls: Any) -> None:
     assert s.error("resources/read", {"uri": 42})["code"] == INVALID_PARAMS
     assert s.error("prompts/get", {"name": "summarize", "arguments": [1]})["code"] == INVALID_PARAMS
     assert s.error("tools/explode", {})["code"] == METHOD_NOT_FOUND
-    ok = s.post("tools/call", {"name": "read_file", "arguments": {"path": "/public/faq.txt"}}).json()
+    ok = s.post(
+        "tools/call", {"name": "read_file", "arguments": {"path": "/public/faq.txt"}}
+    ).json()
     assert ok["result"]["content"][0]["text"] == "faq"  # the session survived all of the above
     assert calls["read_file"] == 1
 
@@ -91,7 +98,10 @@ def test_five_megabyte_arguments_are_refused_and_the_session_survives(url: str, 
 
 def test_missing_identity_is_unauthenticated_and_the_session_survives(url: str, calls: Any) -> None:
     s = Session(url, None)
-    assert s.error("tools/call", {"name": "search_docs", "arguments": {"query": "x"}})["code"] == UNAUTHENTICATED
+    assert (
+        s.error("tools/call", {"name": "search_docs", "arguments": {"query": "x"}})["code"]
+        == UNAUTHENTICATED
+    )
     assert s.error("tools/list", {})["code"] == UNAUTHENTICATED
     assert s.post("ping", {}).json()["result"] == {}
     assert calls["search_docs"] == 0
@@ -113,9 +123,14 @@ async def test_oversized_or_deep_arguments_in_process(policies: Any, calls: Any)
     for _ in range(100):
         deep = {"d": deep}
     async with Client(server, client_info=Implementation(name="alice", version="1")) as c:
-        for arguments in ({"path": "/public/" + FIVE_MB}, {"path": "/public/faq.txt", "extra": deep}):
+        for arguments in (
+            {"path": "/public/" + FIVE_MB},
+            {"path": "/public/faq.txt", "extra": deep},
+        ):
             with pytest.raises(MCPError) as err:
                 await c.call_tool("read_file", arguments)
             assert err.value.error.code == INVALID_PARAMS
-        assert (await c.call_tool("read_file", {"path": "/public/faq.txt"})).content[0].text == "faq"
+        assert (await c.call_tool("read_file", {"path": "/public/faq.txt"})).content[
+            0
+        ].text == "faq"
     assert calls["read_file"] == 1

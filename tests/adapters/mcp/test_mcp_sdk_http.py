@@ -17,10 +17,10 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp_types import Implementation
+from zt_policy.adapters.mcp import FORBIDDEN, UNAUTHENTICATED, ZtPolicyMiddleware
 from ztmcp_helpers import example, token
 
 import zt_policy
-from zt_policy.adapters.mcp import FORBIDDEN, UNAUTHENTICATED, ZtPolicyMiddleware
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore:ping is removed")]
 MODES = ["auto", "legacy"]
@@ -32,14 +32,18 @@ async def connect(url: str, bearer: str | None, mode: str, name: str = "test-cli
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
     async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(20.0)) as http:
         transport = streamable_http_client(f"{url}/mcp", http_client=http)
-        async with Client(transport, mode=mode, client_info=Implementation(name=name, version="1")) as c:
+        async with Client(
+            transport, mode=mode, client_info=Implementation(name=name, version="1")
+        ) as c:
             yield c
 
 
 @pytest.fixture
 def sdk_auth_url(served: Any, policies: Any, verifier: Any) -> str:
     def build(url: str) -> Any:
-        return example.build_server(policies, auth_verifier=verifier, http_url=url).streamable_http_app()
+        return example.build_server(
+            policies, auth_verifier=verifier, http_url=url
+        ).streamable_http_app()
 
     return served(build).url  # type: ignore[no-any-return]
 
@@ -59,7 +63,9 @@ async def test_identities_from_sdk_access_token(sdk_auth_url: str, calls: Any, m
         "root": ["delete_file", "read_file", "search_docs"],  # admin role + managed device claim
     }
     async with connect(sdk_auth_url, alice, mode) as c:
-        assert (await c.call_tool("read_file", {"path": "/public/faq.txt"})).content[0].text == "faq"
+        assert (await c.call_tool("read_file", {"path": "/public/faq.txt"})).content[
+            0
+        ].text == "faq"
         with pytest.raises(MCPError) as err:
             await c.call_tool("read_file", {"path": "/secret/keys.txt"})
         assert err.value.error.code == FORBIDDEN
@@ -102,7 +108,9 @@ async def test_middleware_verifies_bearer_jwts(mw_auth_url: str, calls: Any, mod
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_missing_or_expired_identity_is_a_jsonrpc_error(mw_auth_url: str, calls: Any, mode: str) -> None:
+async def test_missing_or_expired_identity_is_a_jsonrpc_error(
+    mw_auth_url: str, calls: Any, mode: str
+) -> None:
     async with connect(mw_auth_url, None, mode) as c:
         with pytest.raises(MCPError) as err:
             await c.call_tool("search_docs", {"query": "x"})
