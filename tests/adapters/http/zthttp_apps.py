@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import uvicorn
@@ -20,19 +20,19 @@ from fastapi import Depends, FastAPI, Request, WebSocket
 from flask import Flask, g, jsonify
 from flask import request as flask_request
 from waitress.server import create_server
-from zthttp_helpers import free_port
-
-import zt_policy
 from zt_policy.adapters.asgi import HttpGuard, ZeroTrustMiddleware
 from zt_policy.adapters.fastapi import Authorize, install
 from zt_policy.adapters.flask import ZeroTrust
+from zthttp_helpers import free_port
+
+import zt_policy
 
 POLICIES = zt_policy.load(Path(__file__).with_name("policies.ztp"))
 
 
 def verdict_json(verdict: Any) -> dict[str, Any]:
     return {
-        "allowed": verdict.decision.allowed if verdict.decision else None,
+        "allowed": verdict.decision.allowed if verdict.decision is not None else None,
         "enforced": verdict.enforced,
         "request": verdict.request,
         "subject": verdict.identity.get("subject"),
@@ -62,10 +62,11 @@ def fastapi_app(guard: HttpGuard, *, middleware: bool = True) -> FastAPI:
         body = await request.json()  # the body the middleware read is replayed intact
         return {"echo": body, **verdict_json(request.scope["zt_policy.verdict"])}
 
+    reports_read = Authorize(guard, action="reports:read")
+
     @app.get("/reports/{report_id}")
     async def report(
-        report_id: str,
-        decision: zt_policy.Decision = Depends(Authorize(guard, action="reports:read")),
+        report_id: str, decision: Annotated[zt_policy.Decision, Depends(reports_read)]
     ) -> dict[str, Any]:
         return {"report": report_id, "policies": list(decision.policies)}
 
