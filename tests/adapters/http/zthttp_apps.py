@@ -5,7 +5,6 @@ stopped after the test; uvicorn's own proxy-header handling is off so the adapte
 X-Forwarded-For rules are what is tested.
 """
 
-from __future__ import annotations
 
 import threading
 import time
