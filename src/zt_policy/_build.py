@@ -12,8 +12,9 @@ from pathlib import Path
 
 from . import _ast as A
 from ._checker import Checker
-from ._codegen import generate
+from ._codegen import generate, key_function
 from ._diagnostics import Diagnostic, PolicyError, Span
+from ._index import Index
 from ._indexer import plan
 from ._limits import Limits
 from ._parser import decode, parse
@@ -51,8 +52,9 @@ def compile_sources(
     gen = generate(checked.policies, checked.lets, sources, roots)
     slot_of = {s: i for i, s in enumerate(gen.slots)}
     index = plan(checked.policies, checked.lets, slot_of)
+    index.key_fn = key_function(index.key_slots, index.normalizers)
     size = DEFAULT_CACHE_SIZE if cache_size is None else cache_size
-    if cache_size is None and not _worth_caching(checked.policies, index):
+    if cache_size is None and not _worth_caching(checked.policies, checked.lets, index):
         size = 0
     return PolicySet(
         policies=checked.policies,
@@ -69,9 +71,42 @@ def compile_sources(
     )
 
 
-def _worth_caching(policies: list[A.Policy], index: object) -> bool:
-    """Caching pays when deciding costs more than building a key and looking it up."""
-    return len(policies) > 0
+# Measured on the 2-core reference machine (benchmarks/): a cache hit costs about as much as
+# evaluating ~25 simple condition nodes (building the key is shared by both paths, the LRU lookup
+# under its lock is not). Below that, deciding again is cheaper than remembering.
+CACHE_WORTH_NODES = 25
+
+
+def _worth_caching(policies: list[A.Policy], lets: dict[str, A.Let], index: Index) -> bool:
+    """Whether the decision cache pays for itself: the worst candidate set must cost more to
+    evaluate than a cache lookup."""
+    costs = [_cost(p.when, lets) + _cost(p.unless, lets) for p in policies]
+    worst = index.worst_candidates()
+    return sum(costs[i] for i in worst) > CACHE_WORTH_NODES
+
+
+_HEAVY = {"like": 3, "contains": 2, "contains_any": 3, "contains_all": 3}
+
+
+def _cost(e: A.Expr | None, lets: dict[str, A.Let]) -> int:
+    if e is None:
+        return 0
+    if isinstance(e, A.LetRef):
+        return _cost(lets[e.name].expr, lets)
+    if isinstance(e, A.And | A.Or):
+        return sum(_cost(i, lets) for i in e.items)
+    if isinstance(e, A.Not):
+        return 1 + _cost(e.operand, lets)
+    if isinstance(e, A.Binary):
+        heavy = _HEAVY.get(e.op, 1)
+        if e.op == "in" and isinstance(e.right, A.Literal):  # cidr
+            heavy = 3
+        return heavy + _cost(e.left, lets) + _cost(e.right, lets)
+    if isinstance(e, A.Attr):
+        return 1 if e.typed else 2
+    if isinstance(e, A.Has):
+        return 2
+    return 0
 
 
 def compile(

@@ -27,7 +27,7 @@ class DecisionCache:
         try:
             with self._lock:
                 found = self._data.get(key)
-        except TypeError:
+        except TypeError:  # an unhashable value (a list in a dynamic map): decide without cache
             self.bypassed += 1
             return None
         if found is None:
@@ -37,11 +37,8 @@ class DecisionCache:
         return found
 
     def put(self, key: tuple[object, ...], decision: Decision) -> None:
-        try:
-            with self._lock:
-                self._data[key] = decision
-        except TypeError:
-            pass
+        with self._lock:
+            self._data[key] = decision
 
     def clear(self) -> None:
         with self._lock:

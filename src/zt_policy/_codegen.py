@@ -40,7 +40,7 @@ class Slot:
 
 @dataclass
 class Generated:
-    extract: Callable[..., tuple[tuple[object, ...], list[str] | None]]
+    extract: Callable[..., tuple[object, ...] | list[str]]  # the slots, or what was malformed
     conditions: list[Callable[[tuple[object, ...]], bool]]
     slots: list[Slot]
     source: str
@@ -166,7 +166,9 @@ class _Gen:
         for s, i in sorted(self.slots.items(), key=lambda kv: kv[1]):
             names.append(f"s{i}")
             out.extend("    " + line for line in self.read_slot(s, f"s{i}"))
-        out.append(f"    return ({''.join(n + ', ' for n in names)}), bad")
+        out.append("    if bad is not None:")
+        out.append("        return bad")
+        out.append(f"    return ({''.join(n + ', ' for n in names)})")
         return out
 
     def read_slot(self, s: Slot, var: str) -> list[str]:
@@ -298,3 +300,16 @@ def generate(
     conds = [namespace[f"p{n}"] for n in range(len(policies))]
     slots = [s for s, _ in sorted(gen.slots.items(), key=lambda kv: kv[1])]
     return Generated(namespace["extract"], conds, slots, source, filename)
+
+
+def key_function(slots: tuple[int, ...], normalizers: tuple[dict[object, object], ...]) -> Any:
+    """The rule index's key builder, unrolled: one dict lookup per indexed attribute."""
+    names = [f"_n{j}" for j in range(len(slots))]
+    params = "".join(f", {n}={n}" for n in names)
+    items = "".join(f"{n}.get(x[{slot}]), " for n, slot in zip(names, slots, strict=True))
+    source = f"def key(x{params}):\n    return ({items})\n"
+    filename = f"<zt-policy index key {next(_counter)}>"
+    namespace: dict[str, Any] = dict(zip(names, normalizers, strict=True))
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace["key"]

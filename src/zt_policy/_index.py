@@ -9,11 +9,13 @@ Results are memoised per key; the key space is bounded by the values the policie
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
 
 from ._runtime import MISSING
 
 PolicyKeys = tuple[tuple[int, frozenset[str]], ...]  # (key position, accepted values), in order
-OTHER = object()  # a present value no policy mentions
+OTHER = None  # in a key: a present value that no policy mentions
 MEMO_SIZE = 8192
 
 
@@ -27,7 +29,18 @@ class _Group:
 
 
 class Index:
-    __slots__ = ("_always", "_forbid", "_groups", "_known", "_memo", "key_slots", "n")
+    __slots__ = (
+        "_always",
+        "_forbid",
+        "_get",
+        "_groups",
+        "_known",
+        "_norm",
+        "key_fn",
+        "key_slots",
+        "memo",
+        "n",
+    )
 
     def __init__(
         self,
@@ -54,30 +67,38 @@ class Index:
                 for c in combos:
                     g.tables[depth].setdefault(c, []).append(i)
         self._groups = list(groups.values())
-        self._memo: dict[tuple[object, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self.memo: dict[tuple[object, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self._norm: tuple[dict[object, object], ...] = tuple(
+            {**{v: v for v in k}, MISSING: MISSING} for k in known)
+        self._get: Any = itemgetter(*key_slots) if key_slots else None
+        self.key_fn: Any = None  # the build side may install a generated, faster `key`
+
+    @property
+    def normalizers(self) -> tuple[dict[object, object], ...]:
+        return self._norm
 
     def key(self, x: Sequence[object]) -> tuple[object, ...]:
-        out: list[object] = []
-        for slot, known in zip(self.key_slots, self._known, strict=False):
-            v = x[slot]
-            if v.__class__ is str and v in known:
-                out.append(v)
-            else:
-                out.append(MISSING if v is MISSING else OTHER)
-        return tuple(out)
+        """The memo key: each indexed value itself when a policy names it, else MISSING or None.
+
+        Typed string slots hold a str, a schema default or MISSING, so all are hashable; the
+        work is done by C-level itemgetter/map/dict.get.
+        """
+        if self.key_fn is not None:
+            return self.key_fn(x)  # type: ignore[no-any-return]
+        if not self._norm:
+            return ()
+        vals = self._get(x)
+        if len(self._norm) == 1:
+            vals = (vals,)
+        return tuple(map(dict.get, self._norm, vals))
 
     def lookup(self, x: Sequence[object]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(candidate forbids, candidate permits), each in source order."""
-        key = self.key(x)
-        found = self._memo.get(key)
-        if found is None:
-            found = self._compute(key)
-            if len(self._memo) >= MEMO_SIZE:
-                self._memo.clear()
-            self._memo[key] = found
-        return found
+        key = self.key_fn(x) if self.key_fn is not None else self.key(x)
+        found = self.memo.get(key)
+        return found if found is not None else self.compute(key)
 
-    def _compute(self, key: tuple[object, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def compute(self, key: tuple[object, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         ids = set(self._always)
         for g in self._groups:
             j = 0
@@ -91,4 +112,19 @@ class Index:
                 ids.update(g.tables[j].get(tuple(key[pos] for pos in g.sig[:j]), ()))  # type: ignore[misc]
         ordered = sorted(ids)
         forbid = self._forbid
-        return (tuple(i for i in ordered if forbid[i]), tuple(i for i in ordered if not forbid[i]))
+        found = (tuple(i for i in ordered if forbid[i]), tuple(i for i in ordered if not forbid[i]))
+        if len(self.memo) >= MEMO_SIZE:
+            self.memo.clear()
+        self.memo[key] = found
+        return found
+
+    def worst_candidates(self) -> list[int]:
+        """A largest candidate set any context can produce (an upper bound, for cost estimates)."""
+        out = list(self._always)
+        for g in self._groups:
+            deepest = g.tables[len(g.sig)]
+            largest: list[int] = g.ids
+            if deepest:
+                largest = max(deepest.values(), key=len)
+            out.extend(largest)
+        return out

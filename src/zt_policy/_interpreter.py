@@ -7,6 +7,7 @@ same answers, and explanations walk the tree here because they need to know *whi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from . import _ast as A
@@ -18,8 +19,14 @@ from ._values import LikePattern
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "<unknown>"})()
 
 
+@lru_cache(maxsize=64)
+def _lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
 def span_text(sources: Mapping[str, str], span: Span) -> str:
-    lines = sources.get(span.file, "").splitlines()
+    """The source text a span covers (joined onto one line), for messages and explanations."""
+    lines = _lines(sources.get(span.file, ""))
     if not lines or span.line > len(lines):
         return "?"
     if span.line == span.end_line:

@@ -6,6 +6,7 @@ and then only answers questions, from any number of threads.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ class PolicySet:
         lets: Mapping[str, A.Let],
         sources: Mapping[str, str],
         roots: tuple[str, ...],
-        extract: Callable[..., tuple[tuple[object, ...], list[str] | None]],
+        extract: Callable[..., tuple[object, ...] | list[str]],
         conditions: Sequence[Callable[[tuple[object, ...]], bool]],
         slot_names: Sequence[str],
         slot_paths: Sequence[tuple[str, ...]],
@@ -52,6 +53,7 @@ class PolicySet:
         self._index = index
         self._cache = DecisionCache(cache_size) if cache_size > 0 else None
         self._outcomes: dict[tuple[bool, tuple[int, ...]], Decision] = {}
+        self._outcomes_one = [self._outcome(True, [i], ()) for i in range(len(self._policies))]
         self._simple = roots == ("identity", "device", "request")
         self.reads: frozenset[str] = frozenset(slot_names)
         self._slot_paths = tuple(slot_paths)
@@ -84,12 +86,14 @@ class PolicySet:
     ) -> Decision:
         """Decide one request. Never raises for a bad context value: it denies and says why."""
         if self._simple and not roots and not explain:
-            i = identity if identity.__class__ is dict else root_mapping("identity", identity)
-            d = device if device.__class__ is dict else root_mapping("device", device)
-            r = request if request.__class__ is dict else root_mapping("request", request)
-            if isinstance(i, str) or isinstance(d, str) or isinstance(r, str):
-                return _bad_roots([m for m in (i, d, r) if isinstance(m, str)])
-            return self._decide_x(i, d, r)
+            if identity.__class__ is not dict or device.__class__ is not dict or (
+                request.__class__ is not dict
+            ):
+                given = self._given(identity, device, request, roots)
+                if isinstance(given, Decision):
+                    return given
+                identity, device, request = given["identity"], given["device"], given["request"]
+            return self._decide_x(identity, device, request)
         given = self._given(identity, device, request, roots)
         if isinstance(given, Decision):
             return given
@@ -117,28 +121,44 @@ class PolicySet:
 
     def _decide_x(self, *roots: Mapping[str, Any]) -> Decision:
         try:
-            x, bad = self._extract(*roots)
+            x = self._extract(*roots)
         except Exception as exc:  # fail closed on anything unforeseen in caller data
             return _internal(exc)
-        if bad:
-            return Decision(False, (), ("the request context is malformed",),
-                            tuple(EvalError("ZT311", m) for m in dict.fromkeys(bad)))
+        if isinstance(x, list):
+            return _malformed(x)
         cache = self._cache
-        if cache is not None:
-            hit = cache.get(x)
-            if hit is not None:
-                return hit
+        if cache is None:
+            try:
+                return self._evaluate(x)
+            except Exception as exc:
+                return _internal(exc)
+        hit = cache.get(x)
+        if hit is not None:
+            return hit
         try:
             decision = self._evaluate(x)
         except Exception as exc:
             return _internal(exc)
-        if cache is not None:
+        with contextlib.suppress(TypeError):
             cache.put(x, decision)
         return decision
 
     def _evaluate(self, x: tuple[object, ...]) -> Decision:
-        forbids, permits = self._index.lookup(x)
+        index = self._index
+        key = index.key_fn(x) if index.key_fn is not None else index.key(x)
+        found = index.memo.get(key)
+        if found is None:
+            found = index.compute(key)
+        forbids, permits = found
         conds = self._conds
+        if not forbids and len(permits) == 1:  # the common shape: one candidate, no error
+            i = permits[0]
+            try:
+                ok = conds[i](x)
+            except R.Fail:
+                pass
+            else:
+                return self._outcomes_one[i] if ok else _DEFAULT_DENY
         matched: list[int] = []
         errors: list[EvalError] | None = None
         for i in forbids:
@@ -160,11 +180,11 @@ class PolicySet:
                     errors.append(to_error(f, self._policies[i].id))
             allowed = bool(matched)
         if errors is None:
-            key = (allowed, tuple(matched))
-            found = self._outcomes.get(key)
-            if found is None:
-                found = self._outcomes[key] = self._outcome(allowed, matched, ())
-            return found
+            outcome_key = (allowed, tuple(matched))
+            decision = self._outcomes.get(outcome_key)
+            if decision is None:
+                decision = self._outcomes[outcome_key] = self._outcome(allowed, matched, ())
+            return decision
         return self._outcome(allowed, matched, tuple(errors))
 
     def _outcome(self, allowed: bool, matched: Sequence[int], errors: tuple[EvalError, ...]) -> Decision:
@@ -178,8 +198,9 @@ class PolicySet:
     def _explained(self, decision: Decision, roots: Mapping[str, Mapping[str, Any]]) -> Decision:
         interp = Interpreter(self._lets, self._sources)
         try:
-            x, bad = self._extract(*(roots[n] for n in self._roots))
-            forbids, permits = self._index.lookup(x) if not bad else ((), ())
+            x = self._extract(*(roots[n] for n in self._roots))
+            bad = x if isinstance(x, list) else None
+            forbids, permits = self._index.lookup(x) if isinstance(x, tuple) else ((), ())
         except Exception:
             bad, forbids, permits = ["internal error"], (), ()
         if bad:  # nothing was evaluated: the context itself was refused
@@ -217,10 +238,10 @@ class PolicySet:
         if isinstance(given, Decision):
             return False
         try:
-            x, bad = self._extract(*(given[n] for n in self._roots))
+            x = self._extract(*(given[n] for n in self._roots))
         except Exception:
             return False
-        if bad:
+        if not isinstance(x, tuple):
             return False
         prefixes = tuple(tuple(u.split(".")) for u in unknown)
         slots_unknown = any(self._slot_paths[s][: len(p)] == p for s in self._index.key_slots
@@ -265,6 +286,11 @@ class PolicySet:
 def _bad_roots(problems: list[str]) -> Decision:
     return Decision(False, (), ("the request context is malformed",),
                     tuple(EvalError("ZT310", m) for m in problems))
+
+
+def _malformed(bad: list[str]) -> Decision:
+    return Decision(False, (), ("the request context is malformed",),
+                    tuple(EvalError("ZT311", m) for m in dict.fromkeys(bad)))
 
 
 def _internal(exc: Exception) -> Decision:

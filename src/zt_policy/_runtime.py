@@ -7,32 +7,38 @@ that fails closed (a permit does not match, a forbid does). Nothing here does I/
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NoReturn, cast
+from typing import Any, ClassVar, NoReturn, cast
 
 from ._diagnostics import Span
 from ._values import IpAddr, IpNet, LikePattern, parse_ip
 
 
 class Absent:
-    """Stands in for a value that could not be read: missing, or under something that is no map."""
+    """Stands in for a value that could not be read: missing, or under something that is no map.
+
+    Instances are interned (`Absent.of`), so identity is equality and hashing costs nothing on the
+    hot path, where MISSING sits in cache and index keys.
+    """
 
     __slots__ = ("detail", "why")
+    _interned: ClassVar[dict[tuple[str, str], Absent]] = {}
 
     def __init__(self, why: str, detail: str = "") -> None:
         self.why = why
         self.detail = detail
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Absent) and (self.why, self.detail) == (other.why, other.detail)
-
-    def __hash__(self) -> int:
-        return hash((self.why, self.detail))
+    @classmethod
+    def of(cls, why: str, detail: str = "") -> Absent:
+        found = cls._interned.get((why, detail))
+        if found is None:
+            found = cls._interned.setdefault((why, detail), cls(why, detail))
+        return found
 
     def __repr__(self) -> str:
         return "<missing>" if self.why == "missing" else f"<not a map: {self.detail}>"
 
 
-MISSING = Absent("missing")
+MISSING = Absent.of("missing")
 
 
 class Site:
@@ -103,7 +109,7 @@ def step(cur: object, key: str) -> object:
     if get is not None and key in get:
         v = getattr(cur, key)
         return MISSING if v is None else v
-    return Absent("notmap", f"it is a {kind(cur)}, not a map")
+    return Absent.of("notmap", f"it is a {kind(cur)}, not a map")
 
 
 def truth(v: object, site: Site) -> bool:
@@ -221,7 +227,7 @@ def presence(target: object, key: str, defaulted: bool) -> object:
         return defaulted or target.get(key) is not None
     if hasattr(target, "model_fields"):
         return defaulted or getattr(target, key, None) is not None
-    return Absent("notmap", f"it is a {kind(target)}, not a map")
+    return Absent.of("notmap", f"it is a {kind(target)}, not a map")
 
 
 def has_result(p: object, site: Site) -> bool:

@@ -12,7 +12,7 @@ from . import _runtime as R
 from ._decision import Decision, EvalError
 from ._explain import to_error
 from ._interpreter import Interpreter
-from ._policyset import PolicySet, _bad_roots
+from ._policyset import PolicySet
 from ._reading import read
 
 __all__ = ["assert_allowed", "assert_denied", "reference_decide"]
