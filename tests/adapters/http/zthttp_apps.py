@@ -5,7 +5,6 @@ stopped after the test; uvicorn's own proxy-header handling is off so the adapte
 X-Forwarded-For rules are what is tested.
 """
 
-
 import threading
 import time
 from collections.abc import Iterator
