@@ -161,14 +161,17 @@ def within_size(value: Any, max_bytes: int, max_depth: int = 32) -> bool:
         item, depth = stack.pop()
         if depth > max_depth:
             return False
-        if isinstance(item, str | bytes):
+        t = type(item)
+        if t is str or t is bytes:
             budget -= len(item) + 2
-        elif isinstance(item, Mapping):
+        elif t is int or t is float or t is bool or item is None:
+            budget -= 8
+        elif t is dict or isinstance(item, Mapping):
             budget -= 2
             for k, v in item.items():
                 budget -= len(k) + 4 if isinstance(k, str) else 8
                 stack.append((v, depth + 1))
-        elif isinstance(item, list | tuple):
+        elif t is list or t is tuple:
             budget -= 2
             stack.extend((v, depth + 1) for v in item)
         else:
@@ -232,18 +235,28 @@ def mcp_headers(
 
 
 def freeze(value: Any) -> Hashable:
-    """A hashable, order-insensitive-for-maps copy of a JSON-shaped value (cache keys)."""
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
+    """A hashable copy of a JSON-shaped value for cache keys; maps are order-insensitive.
+
+    Scalars other than strings carry their type, so `True`, `1` and `1.0` (equal and equally
+    hashed in Python) never share a key: the engine treats a mistyped value differently.
+    """
+    t = type(value)
+    if t is str:
+        text: str = value
+        return text
+    if value is None or t is bool or t is int or t is float:
+        return (t, value)
+    if t is list or t is tuple:
+        if all(type(v) is str for v in value):
+            return ("[", tuple(value))
+        return ("[", tuple(freeze(v) for v in value))
     if isinstance(value, Mapping):
         return ("{", tuple(sorted((str(k), freeze(v)) for k, v in value.items())))
-    if isinstance(value, list | tuple | set | frozenset):
-        items = tuple(freeze(v) for v in value)
-        return (
-            "[",
-            tuple(sorted(items, key=repr)) if isinstance(value, set | frozenset) else items,
-        )
-    raise TypeError(f"uncacheable context value of type {type(value).__name__}")
+    if isinstance(value, set | frozenset):
+        return ("<", tuple(sorted((freeze(v) for v in value), key=repr)))
+    if isinstance(value, str | int | float):  # subclasses (enums): keep the exact type
+        return (t, value)
+    raise TypeError(f"uncacheable context value of type {t.__name__}")
 
 
 def as_dict(value: Any) -> Mapping[str, Any]:

@@ -86,7 +86,6 @@ class McpGuard:
         decide_methods: Collection[str] = (),
         max_argument_bytes: int = 1 << 20,
         cache_size: int = 4096,
-        cache_ttl: float = 60.0,
         on_decision: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.require_identity = require_identity
@@ -96,8 +95,9 @@ class McpGuard:
         self.max_argument_bytes = max_argument_bytes
         self.on_decision = on_decision
         self._lock = threading.Lock()
-        self._cache: cachetools.TTLCache[Hashable, dict[tuple[str, str], bool]] = (
-            cachetools.TTLCache(maxsize=cache_size, ttl=cache_ttl)
+        # Exact keys (every value the policies read), so entries never go stale: LRU, no TTL.
+        self._cache: cachetools.LRUCache[Hashable, dict[tuple[str, str], bool]] = (
+            cachetools.LRUCache(maxsize=cache_size)
         )
         self.policies = policies
 
@@ -160,31 +160,50 @@ class McpGuard:
             logger.exception("zt-policy: may_allow failed for %s %r; hiding it", action, name)
             return False
 
-    def visible(self, caller: Caller, action: str, attr: str, name: str) -> bool:
-        """Whether some permit could allow this caller to use the item, whatever the arguments."""
-        if caller.identity is None and self.require_identity:
-            return False
+    def _seen(self, caller: Caller) -> dict[tuple[str, str], bool] | None:
+        """This caller's memo of visibility answers (None when the caller is uncacheable)."""
         if caller.key is None:
-            return self._may_allow(caller, action, attr, name)
+            return None
         with self._lock:
             seen = self._cache.get(caller.key)
             if seen is None:
                 seen = self._cache[caller.key] = {}
+        return seen
+
+    def _visible(
+        self,
+        caller: Caller,
+        seen: dict[tuple[str, str], bool] | None,
+        action: str,
+        attr: str,
+        name: str,
+    ) -> bool:
+        if seen is not None:
             hit = seen.get((action, name))
-        if hit is not None:
-            return hit
+            if hit is not None:
+                return hit
         result = self._may_allow(caller, action, attr, name)
-        if len(seen) < _MAX_NAMES_PER_CALLER:
-            with self._lock:
-                seen[(action, name)] = result
+        if seen is not None and len(seen) < _MAX_NAMES_PER_CALLER:
+            seen[(action, name)] = result  # one dict store: atomic under the GIL
         return result
+
+    def visible(self, caller: Caller, action: str, attr: str, name: str) -> bool:
+        """Whether some permit could allow this caller to use the item, whatever the arguments."""
+        if caller.identity is None and self.require_identity:
+            return False
+        return self._visible(caller, self._seen(caller), action, attr, name)
 
     def filter(self, caller: Caller, method: str, names: Sequence[str | None]) -> list[bool]:
         """One keep/drop flag per listed item; in shadow mode all are kept (drops are reported)."""
         spec = LIST_SPECS[method]
-        keep = [
-            isinstance(n, str) and self.visible(caller, spec.action, spec.attr, n) for n in names
-        ]
+        if caller.identity is None and self.require_identity:
+            keep = [False] * len(names)
+        else:
+            seen = self._seen(caller)
+            action, attr = spec.action, spec.attr
+            keep = [
+                isinstance(n, str) and self._visible(caller, seen, action, attr, n) for n in names
+            ]
         if self.shadow and not all(keep):
             hidden = [n for n, k in zip(names, keep, strict=True) if not k]
             self._report(method, caller, Verdict(Outcome.ALLOW, would_be=Outcome.HIDDEN), hidden)

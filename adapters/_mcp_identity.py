@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import cachetools
 
 from ._authn import AuthInput, BearerAuth, PostureHeader
 from ._claims import DEFAULT_MAPPING, ClaimsMapping, device_from_mapping
@@ -103,6 +106,38 @@ class IdentitySource:
         self._posture = posture
         self._default = dict(default_identity) if default_identity is not None else None
         self._mapping = claims_mapping
+        self._lock = threading.Lock()
+        self._tokens: cachetools.LRUCache[Hashable, tuple[dict[str, Any], Any, Any]] = (
+            cachetools.LRUCache(maxsize=1024)
+        )
+
+    def _from_token(self, token: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        """Identity and device for a verified access token, memoised per token.
+
+        A hit must also carry equal claims, so an opaque token whose introspected claims change
+        is mapped afresh; the cache only saves the mapping work, never trusts a stale answer.
+        """
+        raw = getattr(token, "token", None)
+        claims_now = getattr(token, "claims", None)
+        scopes = getattr(token, "scopes", None) or ()
+        key = (
+            raw,
+            getattr(token, "client_id", None),
+            tuple(scopes),
+            getattr(token, "subject", None),
+        )
+        cacheable = isinstance(raw, str) and all(isinstance(s, str) for s in scopes)
+        if cacheable:
+            with self._lock:
+                hit = self._tokens.get(key)
+            if hit is not None and hit[0] == claims_now:
+                return hit[1], hit[2]
+        claims = token_claims(token)
+        identity, device = self._mapping.identity(claims), self._mapping.device_claim(claims)
+        if cacheable:
+            with self._lock:
+                self._tokens[key] = (dict(claims_now or {}), identity, device)
+        return identity, device
 
     async def resolve(self, info: CallerInfo) -> tuple[Any, Any]:
         """(identity or None, device). Raises `IdentityError` for a present but bad credential."""
@@ -111,9 +146,7 @@ class IdentitySource:
         if self._identity is not None:
             identity = await _call(self._identity, info)
         if identity is None and info.access_token is not None:
-            claims = token_claims(info.access_token)
-            identity = self._mapping.identity(claims)
-            device = self._mapping.device_claim(claims)
+            identity, device = self._from_token(info.access_token)
         headers = getattr(info.http_request, "headers", None)
         if identity is None and self._bearer is not None and headers is not None:
             result = await self._bearer.authenticate_async(AuthInput(headers=headers))

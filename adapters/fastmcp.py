@@ -62,7 +62,6 @@ class ZtPolicyMiddleware(Middleware):
         expose_reasons: bool = True,
         max_argument_bytes: int = 1 << 20,
         cache_size: int = 4096,
-        cache_ttl: float = 60.0,
         on_decision: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.guard = McpGuard(
@@ -73,7 +72,6 @@ class ZtPolicyMiddleware(Middleware):
             decide_methods=decide_methods,
             max_argument_bytes=max_argument_bytes,
             cache_size=cache_size,
-            cache_ttl=cache_ttl,
             on_decision=on_decision,
         )
         self.source = IdentitySource(

@@ -92,7 +92,6 @@ class ZtPolicyMiddleware:
         expose_reasons: bool = True,
         max_argument_bytes: int = 1 << 20,
         cache_size: int = 4096,
-        cache_ttl: float = 60.0,
         on_decision: Callable[[Mapping[str, Any]], None] | None = None,
         not_found: NotFound | None = None,
     ) -> None:
@@ -104,7 +103,6 @@ class ZtPolicyMiddleware:
             decide_methods=decide_methods,
             max_argument_bytes=max_argument_bytes,
             cache_size=cache_size,
-            cache_ttl=cache_ttl,
             on_decision=on_decision,
         )
         self.source = IdentitySource(
