@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
-from typing import Any
 
 import engines
 import pytest
-from _results import RESULTS, Measure, key
+from _results import Measure, key
 from workload import SIZES
 
 
@@ -36,7 +35,7 @@ def _zt_memory(text: str) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("n", SIZES)
-def test_compile_zt_policy(measure: Measure, benchmark: Any, n: int) -> None:
+def test_compile_zt_policy(measure: Measure, n: int) -> None:
     import zt_policy
 
     text = engines.get_workload(n).text
@@ -45,9 +44,8 @@ def test_compile_zt_policy(measure: Measure, benchmark: Any, n: int) -> None:
             group="compile", budget=2.0, min_rounds=3)
     if n == max(SIZES):
         peak, retained = _zt_memory(text)
-        for kind, value in (("memory-peak", peak), ("memory-retained", retained)):
-            RESULTS[key(kind, "zt-policy", n)] = float(value)
-            benchmark.extra_info[key(kind, "zt-policy", n)] = value
+        measure.note(key("memory-peak", "zt-policy", n), float(peak))
+        measure.note(key("memory-retained", "zt-policy", n), float(retained))
 
 
 @pytest.mark.parametrize("engine", list(engines.PEERS))

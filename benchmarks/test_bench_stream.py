@@ -2,7 +2,8 @@
 
 Each round gets a freshly built stream (new dict objects, so a cache must key on
 values, and new "fresh" contexts, so they really miss) while the policy set, and
-so its cache, lives across rounds as in a long-running server.
+so its cache, lives across rounds as in a long-running server. The gated ratio
+(default / uncached) is also measured with the two alternating (``_interleave``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 
 import engines
 import pytest
+from _interleave import interleaved_ratio
 from _results import Measure, key
 from workload import SIZES, repeating_stream, triples
 
@@ -31,3 +33,6 @@ def test_repeating_stream(measure: Measure, engine: str, n: int) -> None:
 
     measure(key("stream", engine, n), batch, decisions=LENGTH, setup=setup,
             group=f"repeating stream, {n} policies")
+    if engine == engines.ZT_DEFAULT and n == max(SIZES) and measure.enabled:
+        ratio = interleaved_ratio(batch, engines.batch(engines.ZT_UNCACHED, n), setup)
+        measure.note(key("ratio-uncached", engine, n), ratio)
