@@ -125,11 +125,42 @@ class ZtPolicyMiddleware(Middleware):
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         method = context.method or ""
+        if method == "completion/complete":
+            return await self._completion(context, call_next)
         if method in _TYPED or method not in self.guard.decide_methods:
             return await call_next(context)
         params = context.message if isinstance(context.message, Mapping) else None
         await self._check(context, method, params)
         return await call_next(context)
+
+    async def _completion(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        """Completing arguments of a hidden prompt or resource template suggests nothing."""
+        message = context.message
+        ref = message.get("ref") if isinstance(message, Mapping) else getattr(message, "ref", None)
+        if isinstance(ref, Mapping):
+            kind, name = ref.get("type"), ref.get("name") or ref.get("uri")
+        else:
+            kind, name = (
+                getattr(ref, "type", None),
+                getattr(ref, "name", None) or getattr(ref, "uri", None),
+            )
+        result = await call_next(context)
+        if not isinstance(name, str):
+            return result
+        action = "prompts/get" if kind == "ref/prompt" else "resources/read"
+        caller = await self._caller(context)
+        if self.guard.visible(caller, action, "resource", str(name)) or self.guard.shadow:
+            return result
+        if isinstance(result, Mapping):
+            return {**result, "completion": {"values": []}}
+        completion = getattr(result, "completion", None)
+        if completion is not None and hasattr(result, "model_copy"):
+            return result.model_copy(
+                update={"completion": completion.model_copy(update={"values": []})}
+            )
+        return result
 
     # -- lists ------------------------------------------------------------------------------
 

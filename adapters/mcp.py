@@ -20,6 +20,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     INVALID_PARAMS,
+    METHOD_NOT_FOUND,
     SERVER_INFO_META_KEY,
     CallToolResult,
     Implementation,
@@ -117,6 +118,9 @@ class ZtPolicyMiddleware:
         self.expose_reasons = expose_reasons
         self._not_found = not_found
         self._server_info: dict[str, Any] | None = None
+        # MCPServer serves no resources/subscribe: a hidden URI must then answer "Method not
+        # found" like a visible one does. A low-level Server with a handler is learnt at install().
+        self._serves_subscribe = False
 
     @property
     def policies(self) -> zt_policy.PolicySet:
@@ -141,6 +145,8 @@ class ZtPolicyMiddleware:
             website_url=server.website_url,
             icons=server.icons,
         ).model_dump(by_alias=True, mode="json", exclude_none=True)
+        lookup = getattr(server, "get_request_handler", None)  # low-level Server only
+        self._serves_subscribe = callable(lookup) and lookup("resources/subscribe") is not None
         return self
 
     async def __call__(
@@ -236,6 +242,8 @@ class ZtPolicyMiddleware:
                 is_error=True,
             )
             return self._wire(ctx, target.method, result)
+        if target.method.endswith("subscribe") and not self._serves_subscribe:
+            raise MCPError(code=METHOD_NOT_FOUND, message="Method not found", data=target.method)
         if target.method == "prompts/get":
             raise ValueError(
                 f"Unknown prompt: {target.name}"
