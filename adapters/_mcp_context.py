@@ -32,6 +32,7 @@ __all__ = [
     "ACTION_PROMPTS_GET",
     "ACTION_RESOURCES_READ",
     "ACTION_TOOLS_CALL",
+    "ITEM_METHODS",
     "LIST_SPECS",
     "MCP_HEADER_CLIENT_NAME",
     "MCP_HEADER_CLIENT_VERSION",
@@ -112,7 +113,7 @@ LIST_SPECS: Final[Mapping[str, ListSpec]] = {
 }
 
 # method -> (action, request attribute, params key of the name, params key of the arguments)
-_ITEM_METHODS: Final[Mapping[str, tuple[str, str, str, str | None]]] = {
+ITEM_METHODS: Final[Mapping[str, tuple[str, str, str, str | None]]] = {
     "tools/call": (ACTION_TOOLS_CALL, "tool", "name", "arguments"),
     "resources/read": (ACTION_RESOURCES_READ, "resource", "uri", None),
     "resources/subscribe": (ACTION_RESOURCES_READ, "resource", "uri", None),
@@ -129,7 +130,7 @@ def parse_target(method: str, params: Any) -> Target | None:
     Runs on the raw, unvalidated params (the SDK middleware sits before validation), so every
     shape is checked here and a bad one raises `BadParams` instead of reaching a policy.
     """
-    spec = _ITEM_METHODS.get(method)
+    spec = ITEM_METHODS.get(method)
     if spec is None:
         return None
     action, attr, name_key, args_key = spec

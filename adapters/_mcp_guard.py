@@ -8,7 +8,6 @@ framework's answers.
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
@@ -28,37 +27,16 @@ from ._mcp_context import (
     parse_target,
     within_size,
 )
+from ._mcp_verdict import Outcome, Verdict
 
-__all__ = ["Caller", "McpGuard", "Outcome", "Verdict"]
+__all__ = ["Caller", "McpGuard"]
 
 logger = logging.getLogger("zt_policy.adapters.mcp")
 
 # Per-item attributes: they vary per tool/resource, so they are part of the item, not the caller.
 _ITEM_PATHS: Final = frozenset({"action", "tool", "resource", "arguments"})
 _MISSING: Final = object()
-_MAX_NAMES_PER_CALLER: Final = 4096
-
-
-class Outcome(enum.Enum):
-    """What the adapter must answer."""
-
-    ALLOW = "allow"
-    HIDDEN = "hidden"  # answer as if the item did not exist
-    DENIED = "denied"  # answer with an authorization error carrying the reasons
-    UNAUTHENTICATED = "unauthenticated"
-    BAD_PARAMS = "bad_params"
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The answer for one message; `would_be` keeps the real outcome in shadow mode."""
-
-    outcome: Outcome
-    target: Target | None = None
-    reasons: tuple[str, ...] = ()
-    policies: tuple[str, ...] = ()
-    would_be: Outcome | None = None
-
+_MAX_NAMES_PER_CALLER: Final = 1024  # bounds memory against callers probing random names
 
 _ALLOW: Final = Verdict(Outcome.ALLOW)
 
@@ -85,7 +63,7 @@ class McpGuard:
         shadow: bool = False,
         decide_methods: Collection[str] = (),
         max_argument_bytes: int = 1 << 20,
-        cache_size: int = 4096,
+        cache_size: int = 512,
         on_decision: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.require_identity = require_identity

@@ -27,15 +27,12 @@ import zt_policy
 from ._authn import PostureHeader
 from ._jwt import JWTVerifier
 from ._mcp_context import LIST_SPECS
-from ._mcp_guard import Caller, McpGuard, Outcome, Verdict
+from ._mcp_guard import Caller, McpGuard
 from ._mcp_identity import AuthFailed, CallerInfo, IdentitySource, Resolver, build_caller
+from ._mcp_verdict import FORBIDDEN, UNAUTHENTICATED, Outcome, Verdict, forbidden
 
 __all__ = ["FORBIDDEN", "UNAUTHENTICATED", "CallerInfo", "ZtPolicyMiddleware"]
 
-FORBIDDEN = -32003
-"""JSON-RPC error code of a policy denial (implementation-defined server-error range)."""
-UNAUTHENTICATED = -32004
-"""JSON-RPC error code when a decided message carries no usable identity."""
 
 _T = TypeVar("_T")
 _TYPED = frozenset({"tools/call", "resources/read", "prompts/get", *LIST_SPECS})
@@ -61,7 +58,7 @@ class ZtPolicyMiddleware(Middleware):
         headers: Collection[str] = (),
         expose_reasons: bool = True,
         max_argument_bytes: int = 1 << 20,
-        cache_size: int = 4096,
+        cache_size: int = 512,
         on_decision: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.guard = McpGuard(
@@ -229,9 +226,8 @@ class ZtPolicyMiddleware(Middleware):
             raise NotFoundError(
                 f"Unknown {target.method.split('/')[0].rstrip('s')}: {target.name!r}"
             )
-        reasons = list(verdict.reasons) if self.expose_reasons else []
-        message = "Forbidden: " + "; ".join(reasons) if reasons else "Forbidden"
-        raise MCPError(code=FORBIDDEN, message=message, data={"reasons": reasons})
+        message, data = forbidden(verdict, self.expose_reasons)
+        raise MCPError(code=FORBIDDEN, message=message, data=data)
 
     async def _caller(self, context: MiddlewareContext[Any]) -> Caller:
         try:

@@ -35,9 +35,10 @@ import zt_policy
 from ._authn import PostureHeader
 from ._jwt import JWTVerifier
 from ._mcp_auth import JWTTokenVerifier
-from ._mcp_context import LIST_SPECS, Target
-from ._mcp_guard import Caller, McpGuard, Outcome, Verdict
+from ._mcp_context import ITEM_METHODS, LIST_SPECS, Target
+from ._mcp_guard import Caller, McpGuard
 from ._mcp_identity import AuthFailed, CallerInfo, IdentitySource, Resolver, build_caller
+from ._mcp_verdict import FORBIDDEN, UNAUTHENTICATED, Outcome, Verdict, forbidden
 
 __all__ = [
     "FORBIDDEN",
@@ -47,12 +48,9 @@ __all__ = [
     "ZtPolicyMiddleware",
 ]
 
-FORBIDDEN = -32003
-"""JSON-RPC error code of a policy denial (implementation-defined server-error range)."""
-UNAUTHENTICATED = -32004
-"""JSON-RPC error code when a decided message carries no usable identity."""
 
 NotFound = Callable[[Target], Any]
+_MCPSERVER_SERVES = frozenset({"tools/call", "resources/read", "prompts/get"})
 
 
 class ZtPolicyMiddleware:
@@ -92,7 +90,7 @@ class ZtPolicyMiddleware:
         headers: Collection[str] = (),
         expose_reasons: bool = True,
         max_argument_bytes: int = 1 << 20,
-        cache_size: int = 4096,
+        cache_size: int = 512,
         on_decision: Callable[[Mapping[str, Any]], None] | None = None,
         not_found: NotFound | None = None,
     ) -> None:
@@ -118,9 +116,10 @@ class ZtPolicyMiddleware:
         self.expose_reasons = expose_reasons
         self._not_found = not_found
         self._server_info: dict[str, Any] | None = None
-        # MCPServer serves no resources/subscribe: a hidden URI must then answer "Method not
-        # found" like a visible one does. A low-level Server with a handler is learnt at install().
-        self._serves_subscribe = False
+        # A hidden item must answer as the server would for a missing one, which for a method
+        # the server does not serve at all is "Method not found". MCPServer serves these; a
+        # low-level Server's own set is learnt at install().
+        self._served = _MCPSERVER_SERVES
 
     @property
     def policies(self) -> zt_policy.PolicySet:
@@ -146,7 +145,8 @@ class ZtPolicyMiddleware:
             icons=server.icons,
         ).model_dump(by_alias=True, mode="json", exclude_none=True)
         lookup = getattr(server, "get_request_handler", None)  # low-level Server only
-        self._serves_subscribe = callable(lookup) and lookup("resources/subscribe") is not None
+        if callable(lookup):
+            self._served = frozenset(m for m in ITEM_METHODS if lookup(m) is not None)
         return self
 
     async def __call__(
@@ -224,9 +224,8 @@ class ZtPolicyMiddleware:
             outcome is Outcome.HIDDEN or self.denied_answer == "not_found"
         ):
             return self._answer_not_found(ctx, verdict.target)
-        reasons = list(verdict.reasons) if self.expose_reasons else []
-        message = "Forbidden: " + "; ".join(reasons) if reasons else "Forbidden"
-        raise MCPError(code=FORBIDDEN, message=message, data={"reasons": reasons})
+        message, data = forbidden(verdict, self.expose_reasons)
+        raise MCPError(code=FORBIDDEN, message=message, data=data)
 
     def _answer_not_found(
         self, ctx: ServerRequestContext[Any, Any], target: Target
@@ -242,7 +241,7 @@ class ZtPolicyMiddleware:
                 is_error=True,
             )
             return self._wire(ctx, target.method, result)
-        if target.method.endswith("subscribe") and not self._serves_subscribe:
+        if target.method not in self._served:
             raise MCPError(code=METHOD_NOT_FOUND, message="Method not found", data=target.method)
         if target.method == "prompts/get":
             raise ValueError(

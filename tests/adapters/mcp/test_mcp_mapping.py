@@ -15,8 +15,9 @@ from zt_policy.adapters._mcp_context import (
     parse_target,
     within_size,
 )
-from zt_policy.adapters._mcp_guard import McpGuard, Outcome
+from zt_policy.adapters._mcp_guard import McpGuard
 from zt_policy.adapters._mcp_identity import token_claims
+from zt_policy.adapters._mcp_verdict import Outcome
 
 import zt_policy
 
