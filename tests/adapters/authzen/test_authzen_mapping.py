@@ -199,3 +199,18 @@ def test_users_file_is_checked_at_load(tmp_path: Path, content: str, fragment: s
     path.write_text(content)
     with pytest.raises(ValueError, match=fragment):
         users_module().UsersFile.load(path)
+
+
+def test_every_policy_example_in_the_docs_mapping_table_compiles() -> None:
+    """The mapping table in docs/authzen.md shows policy snippets; each must be valid .ztp."""
+    page = (EXAMPLES.parents[1] / "docs" / "authzen.md").read_text(encoding="utf-8")
+    section = page.split("## How an AuthZEN request maps", 1)[1].split("\n## ", 1)[0]
+    snippets = [
+        row.split("|")[3].strip().strip("`")
+        for row in section.splitlines()
+        if row.startswith("| `") or row.startswith("| …")
+    ]
+    snippets = [s for s in snippets if s and not s.startswith("the PEP")]
+    assert len(snippets) >= 14
+    for number, snippet in enumerate(snippets):
+        zt_policy.compile(f'permit "doc-{number}" when {snippet}')
