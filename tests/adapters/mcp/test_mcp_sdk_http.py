@@ -158,3 +158,29 @@ async def test_session_id_and_client_info_reach_policies(served: Any, verifier: 
     async with connect(url, bearer, "auto", name="zt-cli") as c:  # 2026 era: no session id
         assert (await c.list_tools()).tools == []
     assert ran == ["hi"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_device_posture_from_a_signed_posture_header(
+    served: Any, policies: Any, verifier: Any, mode: str
+) -> None:
+    from zt_policy.adapters.identity import PostureHeader
+
+    def build(url: str) -> Any:
+        server = example.build_server(
+            policies, jwt_verifier=verifier, posture=PostureHeader(verifier)
+        )
+        return server.streamable_http_app()
+
+    url = served(build).url
+    admin = token("root", roles=["admin"])  # no device claim: unmanaged unless posture says so
+    seen = {}
+    for label, posture_sub in (("none", None), ("own", "root"), ("replayed", "someone-else")):
+        headers = {"Authorization": f"Bearer {admin}"}
+        if posture_sub is not None:
+            headers["X-Device-Posture"] = token(posture_sub, device=ADMIN_DEVICE)
+        async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(20.0)) as http:
+            transport = streamable_http_client(f"{url}/mcp", http_client=http)
+            async with Client(transport, mode=mode) as c:
+                seen[label] = "delete_file" in {t.name for t in (await c.list_tools()).tools}
+    assert seen == {"none": False, "own": True, "replayed": False}
