@@ -59,9 +59,10 @@ class Evaluator:
         if key in cache:
             return cache[key]
         try:
-            with anyio.fail_after(self.provider_timeout):
-                found = self.provider(*key)
-                if inspect.isawaitable(found):
+            found = self.provider(*key)
+            if inspect.isawaitable(found):
+                # Only awaitables can be bounded; a plain provider runs inline (keep it fast).
+                with anyio.fail_after(self.provider_timeout):
                     found = await found
         except TimeoutError:
             raise ProviderFailed("attribute provider timed out") from None
