@@ -249,8 +249,12 @@ class ZtPolicyMiddleware(Middleware):
                 session_id = fctx.session_id
             except RuntimeError:
                 session_id = None
+        try:
+            token = get_access_token()
+        except TypeError:  # a provider's token FastMCP cannot read: no usable identity
+            raise MCPError(code=UNAUTHENTICATED, message="Authentication failed") from None
         info = CallerInfo(
-            access_token=get_access_token(),
+            access_token=token,
             http_request=req,
             session_id=session_id,
             client_name=client.name if client is not None else None,

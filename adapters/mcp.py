@@ -235,18 +235,16 @@ class ZtPolicyMiddleware:
             if isinstance(answer, BaseException):
                 raise answer
             return answer  # type: ignore[no-any-return]
+        if target.method not in self._served:
+            raise MCPError(code=METHOD_NOT_FOUND, message="Method not found", data=target.method)
         if target.method == "tools/call":
             result = CallToolResult(
                 content=[TextContent(type="text", text=f"Unknown tool: {target.name}")],
                 is_error=True,
             )
             return self._wire(ctx, target.method, result)
-        if target.method not in self._served:
-            raise MCPError(code=METHOD_NOT_FOUND, message="Method not found", data=target.method)
-        if target.method == "prompts/get":
-            raise ValueError(
-                f"Unknown prompt: {target.name}"
-            )  # what MCPServer raises, same wire form
+        if target.method == "prompts/get":  # MCPServer raises this; same exception, same wire form
+            raise ValueError(f"Unknown prompt: {target.name}")
         raise MCPError(
             code=INVALID_PARAMS,
             message=f"Unknown resource: {target.name}",
