@@ -3,8 +3,9 @@
 Order, first hit wins: a user resolver (`identity=`), the access token the SDK's own bearer auth
 verified, a bearer JWT on the HTTP request checked with the shared `JWTVerifier`
 (`jwt_verifier=`, the same verifier and claim mapping as the HTTP adapters), and finally
-`default_identity` (meant for stdio, where the launching user is the caller). No hit is "no
-identity", which the guard answers with an authentication error when identity is required.
+`default_identity` (only for messages with no HTTP request behind them: stdio, where the launching
+user is the caller, and in-memory transports). No hit is "no identity", which the guard answers
+with an authentication error when identity is required.
 Device posture comes, as in the HTTP adapters, from the token's `device` claim or a signed
 posture header (`posture=PostureHeader(...)`), or from a `device=` resolver.
 """
@@ -152,8 +153,8 @@ class IdentitySource:
             result = await self._bearer.authenticate_async(AuthInput(headers=headers))
             if result is not None:
                 identity, device = result.identity, result.device
-        if identity is None:
-            identity = self._default
+        if identity is None and info.http_request is None:
+            identity = self._default  # stdio / in-memory only: an HTTP caller must prove itself
         if self._device is not None:
             found = await _call(self._device, info)
             if found is not None:

@@ -16,7 +16,7 @@ from zt_policy.adapters._mcp_context import (
     within_size,
 )
 from zt_policy.adapters._mcp_guard import McpGuard
-from zt_policy.adapters._mcp_identity import token_claims
+from zt_policy.adapters._mcp_identity import CallerInfo, IdentitySource, token_claims
 from zt_policy.adapters._mcp_verdict import Outcome
 
 import zt_policy
@@ -187,3 +187,13 @@ def test_engine_errors_fail_closed() -> None:
     caller = guard.caller({"subject": "a"}, {}, {})
     assert not guard.visible(caller, "tools/call", "tool", "t")
     assert guard.check(caller, "tools/call", {"name": "t"}).outcome is Outcome.DENIED
+
+
+@pytest.mark.anyio
+async def test_default_identity_never_covers_http_callers() -> None:
+    source = IdentitySource(default_identity={"subject": "local-user", "authenticated": True})
+    over_stdio = await source.resolve(CallerInfo())
+    assert over_stdio[0] == {"subject": "local-user", "authenticated": True}
+    over_http = await source.resolve(CallerInfo(http_request=SimpleNamespace(headers={})))
+    assert over_http[0] is None
+    assert over_http[1] == {"managed": False, "posture": 0, "compliant": False, "tags": []}
