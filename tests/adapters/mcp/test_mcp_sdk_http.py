@@ -184,3 +184,22 @@ async def test_device_posture_from_a_signed_posture_header(
             async with Client(transport, mode=mode) as c:
                 seen[label] = "delete_file" in {t.name for t in (await c.list_tools()).tools}
     assert seen == {"none": False, "own": True, "replayed": False}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_stateless_http(
+    served: Any, policies: Any, verifier: Any, calls: Any, mode: str
+) -> None:
+    def build(_: str) -> Any:
+        server = example.build_server(policies, jwt_verifier=verifier)
+        return server.streamable_http_app(stateless_http=True, json_response=True)
+
+    url = served(build).url
+    async with connect(url, token("alice", ["engineering"]), mode) as c:
+        assert sorted(t.name for t in (await c.list_tools()).tools) == ["read_file", "search_docs"]
+        assert (await c.call_tool("read_file", {"path": "/public/faq.txt"})).content[
+            0
+        ].text == "faq"
+    async with connect(url, token("bob"), mode) as c:
+        assert (await c.call_tool("read_file", {"path": "/public/faq.txt"})).is_error
+    assert calls["read_file"] == 1
