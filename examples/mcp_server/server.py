@@ -6,7 +6,7 @@ Run over stdio (the caller is the local user, described by environment variables
 
 or over streamable HTTP with bearer JWTs (HS256 for the demo; use jwks_url= in production):
 
-    ZT_JWT_SECRET=dev-secret python examples/mcp_server/server.py http --port 8000
+    ZT_JWT_SECRET=dev-secret-change-me-0123456789abcdef python examples/mcp_server/server.py http --port 8000
 
 Callers only see what the policies in ./policies let them use; see docs/mcp.md.
 """
