@@ -137,7 +137,7 @@ class AuthZENApp:
     async def _route(
         self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], rid: str | None
     ) -> None:
-        path, method = str(scope.get("path", "")), str(scope.get("method", "GET"))
+        path, method = _route_path(scope), str(scope.get("method", "GET"))
         if path == METADATA_PATH:
             if method not in ("GET", "HEAD"):
                 raise HttpError(405, "method_not_allowed", "use GET", [("allow", "GET, HEAD")])
@@ -199,6 +199,15 @@ class AuthZENApp:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the mount point. Current ASGI servers and Starlette's `Mount` keep the
+    full path in `path` and the prefix in `root_path`; older ones strip it already."""
+    path, root = str(scope.get("path", "")), str(scope.get("root_path", "")).rstrip("/")
+    if root and path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
 
 
 def _origin(scope: Scope, headers: Mapping[str, str]) -> str:

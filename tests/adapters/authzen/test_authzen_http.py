@@ -327,3 +327,36 @@ def test_httpx_client_sees_json_errors_everywhere() -> None:
             return codes
 
     assert asyncio.run(go()) == [404, 401]
+
+
+def test_mounted_under_a_prefix_in_starlette() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    host = Starlette(routes=[Mount("/pdp", app=app())])
+
+    async def go() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=host)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            decision = await client.post("/pdp/access/v1/evaluation", json=READ, headers=AUTH)
+            metadata = await client.get("/pdp/.well-known/authzen-configuration")
+            return decision, metadata
+
+    decision, metadata = asyncio.run(go())
+    assert decision.json() == {"decision": True}
+    assert metadata.json()["access_evaluation_endpoint"] == "http://svc/pdp/access/v1/evaluation"
+
+
+def test_path_already_stripped_by_an_older_server() -> None:
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/.well-known/authzen-configuration",
+        "root_path": "/pdp",
+        "headers": [(b"host", b"h")],
+        "scheme": "https",
+    }
+    asyncio.run(_raw(app(), scope, sent))
+    assert sent[0]["status"] == 200
+    assert b'"https://h/pdp/access/v1/evaluation"' in sent[1]["body"]
