@@ -1,15 +1,16 @@
-"""HTTP behaviour of the AuthZEN app in process: caller authentication, X-Request-ID, metadata,
-bad bodies (400/413/415/408), wrong methods and paths, lifespan; never a 500 or a traceback."""
+"""HTTP behaviour of the AuthZEN app in process: caller authentication, X-Request-ID, metadata
+and mounting under a prefix."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 import pytest
 from test_authzen_app import ALICE, AUTH, TOKEN, app, call, doc
+from zt_authzen_helpers import asgi_call
 from zt_policy.adapters.authzen import AuthZENApp
 
 READ = {"subject": ALICE, "action": {"name": "read"}, **doc("1")}
@@ -163,172 +164,6 @@ def test_metadata_can_be_protected() -> None:
     assert call(target, "GET", "/.well-known/authzen-configuration").status_code == 200
 
 
-# --- bad input -------------------------------------------------------------------------------
-
-JSON = {**AUTH, "content-type": "application/json"}
-
-
-@pytest.mark.parametrize(
-    ("body", "status", "error"),
-    [
-        (b"", 400, "invalid_request"),
-        (b"{not json", 400, "invalid_json"),
-        (b"[1, 2]", 400, "invalid_request"),
-        (b'"text"', 400, "invalid_request"),
-        (b'{"subject": NaN}', 400, "invalid_json"),
-        (b"\xff\xfe{}", 400, "invalid_json"),
-        (b"[" * 100_000 + b"]" * 100_000, 400, "invalid_json"),
-    ],
-)
-def test_bad_json_is_a_clear_400(body: bytes, status: int, error: str) -> None:
-    target = app(max_body_bytes=1_000_000)
-    response = call(target, "POST", EVALUATION, headers=JSON, content=body)
-    assert response.status_code == status
-    assert response.json()["error"] == error
-    assert "Traceback" not in response.text
-
-
-@pytest.mark.parametrize(
-    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx"]
-)
-def test_wrong_content_type_is_415(content_type: str | None) -> None:
-    headers = dict(AUTH) if content_type is None else {**AUTH, "content-type": content_type}
-    response = call(app(), "POST", EVALUATION, headers=headers, content=b"{}")
-    assert response.status_code == 415
-    assert response.json()["error"] == "unsupported_media_type"
-
-
-@pytest.mark.parametrize(
-    "content_type", ["application/json; charset=utf-8", "application/authzen+json"]
-)
-def test_json_content_types_with_parameters_are_accepted(content_type: str) -> None:
-    import json
-
-    headers = {**AUTH, "content-type": content_type}
-    response = call(app(), "POST", EVALUATION, headers=headers, content=json.dumps(READ).encode())
-    assert response.json() == {"decision": True}
-
-
-def test_oversized_body_is_413_declared_or_streamed() -> None:
-    target = app(max_body_bytes=1000)
-    big = b'{"pad": "' + b"x" * 2000 + b'"}'
-    assert call(target, "POST", EVALUATION, headers=JSON, content=big).status_code == 413
-
-    async def chunks() -> AsyncIterator[bytes]:
-        for _ in range(20):
-            yield b" " * 100
-
-    response = call(target, "POST", EVALUATION, headers=JSON, content=chunks())
-    assert response.status_code == 413
-    assert response.json()["error"] == "payload_too_large"
-
-
-def test_bad_content_length_is_400() -> None:
-    messages: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": EVALUATION,
-        "headers": [
-            (b"authorization", f"Bearer {TOKEN}".encode()),
-            (b"content-type", b"application/json"),
-            (b"content-length", b"-5"),
-        ],
-    }
-    asyncio.run(_raw(app(), scope, messages))
-    assert messages[0]["status"] == 400
-
-
-async def _raw(
-    target: AuthZENApp, scope: dict[str, Any], sent: list[dict[str, Any]], stall: bool = False
-) -> None:
-    async def receive() -> dict[str, Any]:
-        if stall:
-            await asyncio.sleep(3600)
-        return {"type": "http.request", "body": b"{}", "more_body": False}
-
-    async def send(message: Any) -> None:
-        sent.append(dict(message))
-
-    await target(scope, receive, send)
-
-
-def test_stalled_body_is_408() -> None:
-    sent: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": EVALUATION,
-        "headers": [
-            (b"authorization", f"Bearer {TOKEN}".encode()),
-            (b"content-type", b"application/json"),
-        ],
-    }
-    asyncio.run(_raw(app(body_timeout=0.05), scope, sent, stall=True))
-    assert sent[0]["status"] == 408
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "status", "allow"),
-    [
-        ("GET", EVALUATION, 405, "POST"),
-        ("PUT", "/access/v1/evaluations", 405, "POST"),
-        ("POST", "/.well-known/authzen-configuration", 405, "GET, HEAD"),
-        ("POST", "/access/v1/search/subject", 404, None),
-        ("GET", "/", 404, None),
-    ],
-)
-def test_wrong_method_or_path(method: str, path: str, status: int, allow: str | None) -> None:
-    response = call(app(), method, path)
-    assert response.status_code == status
-    assert response.headers.get("allow") == allow
-    assert response.headers["content-type"] == "application/json"
-
-
-def test_lifespan_and_websocket_scopes() -> None:
-    sent: list[dict[str, Any]] = []
-    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-
-    async def receive() -> dict[str, Any]:
-        return inbox.pop(0)
-
-    async def send(message: Any) -> None:
-        sent.append(dict(message))
-
-    asyncio.run(app()({"type": "lifespan"}, receive, send))
-    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-    sent.clear()
-    asyncio.run(app()({"type": "websocket", "path": "/"}, receive, send))
-    assert sent == [{"type": "websocket.close", "code": 1008}]
-
-
-def test_an_unexpected_failure_is_503_json_not_500(monkeypatch: pytest.MonkeyPatch) -> None:
-    target = app()
-
-    def explode(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("bug")
-
-    monkeypatch.setattr("zt_policy.adapters.authzen.parse_object", explode)
-    response = call(target, "POST", EVALUATION, json=READ)
-    assert response.status_code == 503
-    assert response.json() == {"error": "unavailable", "message": "decision unavailable"}
-
-
-def test_httpx_client_sees_json_errors_everywhere() -> None:
-    transport = httpx.ASGITransport(app=app())
-
-    async def go() -> list[int]:
-        async with httpx.AsyncClient(transport=transport, base_url="http://pdp") as client:
-            codes = []
-            for method, path in (("GET", "/x"), ("POST", EVALUATION)):
-                response = await client.request(method, path)
-                response.json()
-                codes.append(response.status_code)
-            return codes
-
-    assert asyncio.run(go()) == [404, 401]
-
-
 def test_mounted_under_a_prefix_in_starlette() -> None:
     from starlette.applications import Starlette
     from starlette.routing import Mount
@@ -357,6 +192,6 @@ def test_path_already_stripped_by_an_older_server() -> None:
         "headers": [(b"host", b"h")],
         "scheme": "https",
     }
-    asyncio.run(_raw(app(), scope, sent))
+    asyncio.run(asgi_call(app(), scope, sent))
     assert sent[0]["status"] == 200
     assert b'"https://h/pdp/access/v1/evaluation"' in sent[1]["body"]

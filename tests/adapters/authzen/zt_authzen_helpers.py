@@ -7,6 +7,7 @@ saying where they looked when they are absent.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -98,3 +99,20 @@ def scenario_app(policy_file: str, users: Any, **options: Any) -> AuthZENApp:
     """The PDP for one interop scenario: its .ztp policies, a bearer token, users.json as PIP."""
     policies = zt_policy.load(EXAMPLES / policy_file)
     return AuthZENApp(policies, bearer_tokens=[TOKEN], attribute_provider=users.lookup, **options)
+
+
+async def asgi_call(
+    target: Any, scope: dict[str, Any], sent: list[dict[str, Any]], stall: bool = False
+) -> None:
+    """Drive the app with a hand-made ASGI scope (for what HTTP clients will not send); with
+    `stall` the body never arrives."""
+
+    async def receive() -> dict[str, Any]:
+        if stall:
+            await asyncio.sleep(3600)
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    await target(scope, receive, send)
