@@ -10,9 +10,9 @@ from fastmcp import Client, FastMCP
 from fastmcp.exceptions import ToolError
 from fastmcp.server.auth.providers.jwt import StaticTokenVerifier
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, Implementation
+from mcp_types import INVALID_PARAMS, METHOD_NOT_FOUND, Implementation
 from zt_policy.adapters.fastmcp import FORBIDDEN, UNAUTHENTICATED, ZtPolicyMiddleware
-from ztmcp_helpers import MANAGED, by_client_name
+from ztmcp_helpers import MANAGED, Session, by_client_name
 
 pytestmark = pytest.mark.anyio
 
@@ -175,3 +175,26 @@ async def test_fastmcp_access_tokens_over_http(policies: Any, served: Any) -> No
         "root": ["delete_file", "read_file", "search_docs"],
     }
     assert counter["delete_file"] == 1
+
+
+def test_fastmcp_bad_input_over_http(policies: Any, served: Any) -> None:
+    counter: Counter[str] = Counter()
+    tokens = {
+        "alice-token": {"client_id": "cli", "sub": "alice", "groups": ["engineering"], "scopes": []}
+    }
+    verifier = StaticTokenVerifier(tokens=tokens)
+
+    def app(_: str) -> Any:
+        return build(policies, counter, fastmcp={"auth": verifier}).http_app(
+            path="/mcp", json_response=True
+        )
+
+    s = Session(served(app).url, "alice-token")
+    for params in ({"name": 7}, {"name": "read_file", "arguments": [1]}, "read_file"):
+        assert s.error("tools/call", params)["code"] == INVALID_PARAMS
+    assert s.error("tools/explode", {})["code"] == METHOD_NOT_FOUND
+    big = {"name": "read_file", "arguments": {"path": "/public/" + "x" * (5 * 1024 * 1024)}}
+    assert s.post("tools/call", big).status_code == 413  # the transport's body limit
+    ok = s.post("tools/call", {"name": "read_file", "arguments": {"path": "/public/a"}}).json()
+    assert ok["result"]["content"][0]["text"] == "content of /public/a"
+    assert counter["read_file"] == 1

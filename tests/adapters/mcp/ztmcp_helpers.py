@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import uvicorn
 from zt_policy.adapters.mcp import CallerInfo
@@ -101,3 +102,41 @@ def serve(build: Any) -> Served:
     """`build(url) -> ASGI app`; the URL is known before the app is built (auth metadata)."""
     sock, port = free_port()
     return Served(build(f"http://127.0.0.1:{port}"), sock, port)
+
+
+class Session:
+    """A raw streamable-HTTP MCP session (JSON responses) over httpx."""
+
+    def __init__(self, url: str, bearer: str | None) -> None:
+        self.http = httpx.Client(base_url=url, timeout=20)
+        self.headers = {"Accept": "application/json, text/event-stream"}
+        if bearer:
+            self.headers["Authorization"] = f"Bearer {bearer}"
+        self.next_id = 0
+        init = self.post(
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "1"},
+            },
+        )
+        assert "result" in init.json()
+        self.headers["mcp-session-id"] = init.headers["mcp-session-id"]
+        self.headers["mcp-protocol-version"] = "2025-11-25"
+        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert self.http.post("/mcp", json=note, headers=self.headers).status_code == 202
+
+    def post(self, method: str, params: Any) -> httpx.Response:
+        self.next_id += 1
+        body = {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}
+        return self.http.post("/mcp", json=body, headers=self.headers)
+
+    def error(self, method: str, params: Any) -> dict[str, Any]:
+        r = self.post(method, params)
+        assert r.status_code in (200, 400), (
+            r.text
+        )  # a non-object `params` fails JSON-RPC framing: 400
+        doc = r.json()
+        assert "result" not in doc
+        return doc["error"]  # type: ignore[no-any-return]
