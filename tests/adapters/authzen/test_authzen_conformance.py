@@ -8,11 +8,15 @@ interoperate, not merely that we agree with ourselves. Each test also checks the
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 from zt_authzen_helpers import AUTH, SKIP_REASON, conformance_dir, load_vectors
+from zt_policy.adapters.authzen import AuthZENApp
+
+import zt_policy
 
 TODO = load_vectors("todo")
 GATEWAY = load_vectors("api-gateway")
@@ -71,3 +75,24 @@ def test_todo_single_cases_as_one_item_batches(todo_server: str, case: dict[str,
     request = {**case["request"], "evaluations": [{}]}
     response = _ask(todo_server, "/access/v1/evaluations", request, "todo-as-batch")
     assert response.json() == {"evaluations": [{"decision": case["expected"]}]}
+
+
+@MISSING
+@pytest.mark.parametrize("policy", ['permit "everything" when true', 'permit "nothing" when false'])
+def test_the_vectors_tell_policies_apart(users: Any, policy: str) -> None:
+    """Sanity of the harness: trivial policies must fail some vectors, or passing means nothing."""
+    target = AuthZENApp(
+        zt_policy.compile(policy), allow_anonymous=True, attribute_provider=users.lookup
+    )
+
+    async def decisions() -> list[bool]:
+        transport = httpx.ASGITransport(app=target)
+        async with httpx.AsyncClient(transport=transport, base_url="http://pdp") as client:
+            answers = []
+            for case in TODO["evaluation"] + GATEWAY["evaluation"]:
+                response = await client.post("/access/v1/evaluation", json=case["request"])
+                answers.append(response.json()["decision"] == case["expected"])
+            return answers
+
+    matches = asyncio.run(decisions())
+    assert len(matches) == 65 and not all(matches)
