@@ -197,3 +197,44 @@ async def test_default_identity_never_covers_http_callers() -> None:
     over_http = await source.resolve(CallerInfo(http_request=SimpleNamespace(headers={})))
     assert over_http[0] is None
     assert over_http[1] == {"managed": False, "posture": 0, "compliant": False, "tags": []}
+
+
+_PROPERTY_POLICIES = zt_policy.compile(
+    """
+    permit "eng" when "eng" in identity.groups and request.tool in ["a", "b"]
+    permit "team" when identity.claims.team == "red" and request.tool == "c"
+    permit "args" when request.tool == "d" and request.arguments.n > 3
+    permit "hdr" when request.headers["x-env"] == "prod" and request.tool == "e"
+    forbid "unmanaged" when request.tool == "b" and not device.managed
+    forbid "low" when device.posture < 10 and request.tool == "c"
+    """
+)
+_GUARD = McpGuard(_PROPERTY_POLICIES)
+_IDENTITIES = st.fixed_dictionaries(
+    {
+        "subject": st.sampled_from(["u1", "u2"]),
+        "groups": st.lists(st.sampled_from(["eng", "ops"]), max_size=2),
+        "claims": st.fixed_dictionaries({"team": st.sampled_from(["red", "blue", 1, True])}),
+    }
+)
+_DEVICES = st.fixed_dictionaries({"managed": st.booleans(), "posture": st.sampled_from([0, 5, 50])})
+_HEADERS = st.dictionaries(st.sampled_from(["x-env", "x-other"]), st.sampled_from(["prod", "dev"]))
+
+
+@given(st.lists(st.tuples(_IDENTITIES, _DEVICES, _HEADERS), min_size=1, max_size=6))
+def test_cached_visibility_always_equals_the_engine(callers: list[Any]) -> None:
+    names = ["a", "b", "c", "d", "e", "zz"]
+    for _ in range(2):  # the second pass is served from the cache
+        for identity, device, headers in callers:
+            caller = _GUARD.caller(identity, device, {"headers": headers})
+            expected = [
+                _PROPERTY_POLICIES.may_allow(
+                    identity=identity,
+                    device=device,
+                    request={"headers": headers, "action": "tools/call", "tool": n},
+                    unknown=("request.arguments",),
+                )
+                for n in names
+            ]
+            assert _GUARD.filter(caller, "tools/list", names) == expected
+            assert [_GUARD.visible(caller, "tools/call", "tool", n) for n in names] == expected
