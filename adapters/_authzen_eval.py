@@ -77,7 +77,8 @@ class Evaluator:
     def _answer(self, decision: zt_policy.Decision) -> dict[str, Any]:
         answer: dict[str, Any] = {"decision": bool(decision.allowed)}
         if self.include_reasons and decision.reasons:
-            answer["context"] = {"reason_user": {"en": "; ".join(decision.reasons)}}
+            # A Reason Object (AuthZEN 1.0): `id` is required and scoped to this response.
+            answer["context"] = {"id": "0", "reason_user": {"en": "; ".join(decision.reasons)}}
         return answer
 
     async def decide(

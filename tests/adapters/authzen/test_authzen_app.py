@@ -91,7 +91,8 @@ def test_answers_never_reveal_policy_ids_or_text() -> None:
         text = call(target, "POST", "/access/v1/evaluation", json=request).text
         assert "blocked-subjects" not in text and "identity.claims" not in text
     answer = evaluate(app(include_reasons=True), request)
-    assert answer == {"decision": False, "context": {"reason_user": {"en": "subject is blocked"}}}
+    context = {"id": "0", "reason_user": {"en": "subject is blocked"}}
+    assert answer == {"decision": False, "context": context}
 
 
 @pytest.mark.parametrize(

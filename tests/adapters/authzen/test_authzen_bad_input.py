@@ -167,3 +167,20 @@ def test_httpx_client_sees_json_errors_everywhere() -> None:
             return codes
 
     assert asyncio.run(go()) == [404, 401]
+
+
+def test_stalled_body_is_408_on_the_anyio_path_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.10 (no asyncio.timeout) and non-asyncio loops take the anyio deadline."""
+    monkeypatch.setattr("zt_policy.adapters._authzen_http._ASYNCIO_TIMEOUT", None)
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": EVALUATION,
+        "headers": [
+            (b"authorization", f"Bearer {TOKEN}".encode()),
+            (b"content-type", b"application/json"),
+        ],
+    }
+    asyncio.run(asgi_call(app(body_timeout=0.05), scope, sent, stall=True))
+    assert sent[0]["status"] == 408
