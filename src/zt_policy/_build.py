@@ -80,7 +80,8 @@ CACHE_WORTH_NODES = 25
 def _worth_caching(policies: list[A.Policy], lets: dict[str, A.Let], index: Index) -> bool:
     """Whether the decision cache pays for itself: the worst candidate set must cost more to
     evaluate than a cache lookup."""
-    costs = [_cost(p.when, lets) + _cost(p.unless, lets) for p in policies]
+    memo: dict[str, int] = {}
+    costs = [_cost(p.when, lets, memo) + _cost(p.unless, lets, memo) for p in policies]
     worst = index.worst_candidates()
     return sum(costs[i] for i in worst) > CACHE_WORTH_NODES
 
@@ -88,20 +89,22 @@ def _worth_caching(policies: list[A.Policy], lets: dict[str, A.Let], index: Inde
 _HEAVY = {"like": 3, "contains": 2, "contains_any": 3, "contains_all": 3}
 
 
-def _cost(e: A.Expr | None, lets: dict[str, A.Let]) -> int:
+def _cost(e: A.Expr | None, lets: dict[str, A.Let], memo: dict[str, int]) -> int:
     if e is None:
         return 0
     if isinstance(e, A.LetRef):
-        return _cost(lets[e.name].expr, lets)
+        if e.name not in memo:
+            memo[e.name] = _cost(lets[e.name].expr, lets, memo)
+        return memo[e.name]
     if isinstance(e, A.And | A.Or):
-        return sum(_cost(i, lets) for i in e.items)
+        return sum(_cost(i, lets, memo) for i in e.items)
     if isinstance(e, A.Not):
-        return 1 + _cost(e.operand, lets)
+        return 1 + _cost(e.operand, lets, memo)
     if isinstance(e, A.Binary):
         heavy = _HEAVY.get(e.op, 1)
         if e.op == "in" and isinstance(e.right, A.Literal):  # cidr
             heavy = 3
-        return heavy + _cost(e.left, lets) + _cost(e.right, lets)
+        return heavy + _cost(e.left, lets, memo) + _cost(e.right, lets, memo)
     if isinstance(e, A.Attr):
         return 1 if e.typed else 2
     if isinstance(e, A.Has):

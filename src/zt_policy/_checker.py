@@ -13,10 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import _ast as A
+from ._codegen_size import expanded_size
 from ._diagnostics import Diagnostic, Span
 from ._schema import Schema
 from ._types import BOOL, CIDR, DYN, FLOAT, INT, IP, STR, Type, is_numeric
 from ._values import IpAddr, IpNet
+
+MAX_LET_DEPTH = 32
+MAX_EXPANDED_DEPTH = 96
+MAX_EXPANDED_NODES = 10_000  # bounds the work of one decision: lets sharing lets can double it
 
 
 @dataclass
@@ -39,6 +44,8 @@ class Checker:
         self.let_done: dict[str, A.Let] = {}
         self.let_types: dict[str, Type] = {}
         self.visiting: list[str] = []
+        self.depths: dict[str, int] = {}
+        self.sizes: dict[str, int] = {}
 
     def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
         self.diags.append(Diagnostic(code, message, span, help))
@@ -71,8 +78,41 @@ class Checker:
                     seen_ids[st.id] = st.id_span
                 when = self.condition(st.when) if st.when is not None else None
                 unless = self.condition(st.unless) if st.unless is not None else None
+                size = (expanded_size(when, self.let_done, self.sizes)
+                        + expanded_size(unless, self.let_done, self.sizes))
+                if size > MAX_EXPANDED_NODES:
+                    self.error("ZT114", f"the conditions of \"{st.id}\" grow to {size} nodes once "
+                               f"`let`s are expanded (limit {MAX_EXPANDED_NODES})", st.id_span,
+                               "a `let` that uses another twice doubles its size; simplify them")
+                    continue
+                depth = max(self.nesting(when), self.nesting(unless))
+                if depth > MAX_EXPANDED_DEPTH:
+                    self.error("ZT111", f"the conditions of \"{st.id}\" nest {depth} levels deep "
+                               f"once `let`s are expanded (limit {MAX_EXPANDED_DEPTH})", st.id_span,
+                               "flatten the conditions")
+                    continue
                 policies.append(A.Policy(st.effect, st.id, when, unless, st.reason, st.span, st.id_span))
         return Checked(policies, dict(self.let_done), self.diags)
+
+    def nesting(self, e: A.Expr | None) -> int:
+        """Depth of `e` with lets expanded, memoised per let (every later pass recurses this deep)."""
+        if e is None:
+            return 0
+        if isinstance(e, A.LetRef):
+            if e.name not in self.depths:
+                self.depths[e.name] = 0
+                let = self.let_done.get(e.name)
+                self.depths[e.name] = self.nesting(let.expr) if let else 0
+            return self.depths[e.name]
+        if isinstance(e, A.And | A.Or | A.ListLit):
+            return 1 + max((self.nesting(i) for i in e.items), default=0)
+        if isinstance(e, A.Binary):
+            return 1 + max(self.nesting(e.left), self.nesting(e.right))
+        if isinstance(e, A.Not):
+            return 1 + self.nesting(e.operand)
+        if isinstance(e, A.Has):
+            return 1 + self.nesting(e.target)
+        return 1
 
     def resolve_let(self, name: str, use: Span) -> Type:
         if name in self.let_types:
@@ -83,11 +123,21 @@ class Checker:
                        "a condition cannot depend on itself; break the cycle")
             return DYN
         let = self.let_src[name]
+        if len(self.visiting) >= MAX_LET_DEPTH:
+            self.error("ZT111", f"`let` conditions refer to each other more than {MAX_LET_DEPTH} "
+                       "deep", use, "flatten the chain of conditions")
+            return DYN
         self.visiting.append(name)
         expr, t = self.expr(let.expr)
         self.visiting.pop()
         self.let_types[name] = t
         self.let_done[name] = A.Let(name, expr, let.span, let.name_span)
+        self.sizes[name] = expanded_size(expr, self.let_done, self.sizes)
+        depth = self.depths[name] = self.nesting(expr)  # sub-lets are memoised already
+        if depth > MAX_EXPANDED_DEPTH:
+            self.error("ZT111", f"`{name}` nests {depth} levels deep once the `let`s it uses are "
+                       f"expanded (limit {MAX_EXPANDED_DEPTH})", let.name_span,
+                       "flatten the chain of conditions")
         return t
 
     def condition(self, e: A.Expr) -> A.Expr:

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import _ast as A
 from . import _runtime as R
+from ._codegen_size import expanded_size
 from ._interpreter import defaulted, span_text
 from ._reading import check_type, read
 from ._types import Type
@@ -57,6 +58,9 @@ class _Gen:
     const_ids: dict[Any, str] = field(default_factory=dict)
     sites: dict[Any, str] = field(default_factory=dict)
     slot_keys: dict[tuple[object, ...], int] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    let_names: dict[tuple[str, str], str] = field(default_factory=dict)
+    let_bodies: list[tuple[str, str, str]] = field(default_factory=list)
 
     def const(self, value: object, key: Any = None) -> str:
         key = key if key is not None else ("v", type(value).__name__, repr(value))
@@ -72,6 +76,24 @@ class _Gen:
             text = e.dotted if isinstance(e, A.Attr) else span_text(self.sources, e.span)
             name = self.sites[e] = self.const(R.Site(text, e.span), ("site", e))
         return name
+
+    def let_funcs(self) -> set[str]:
+        return set(self.let_names.values())
+
+    def inline(self, name: str) -> bool:
+        """Small lets are pasted in place (no call); big ones become functions, so that lets built
+        from other lets grow the code linearly, never exponentially."""
+        return expanded_size(self.lets[name].expr, self.lets, self.sizes) <= INLINE_LET_NODES
+
+    def let_function(self, name: str, mode: str) -> str:
+        fname = f"_let_{mode}_{len(self.let_names)}"
+        found = self.let_names.setdefault((name, mode), fname)
+        if found == fname:
+            expr = self.lets[name].expr
+            body = self.cond(expr) if mode == "cond" else self.value(expr)
+            self.let_bodies.append((found, f"# let {name}", body))
+            self.consts[found] = None  # filled in after exec; listed so callers bind it
+        return found
 
     def slot(self, s: Slot) -> int:
         key = (s.attr.path, s.has_key, s.defaulted)
@@ -95,13 +117,17 @@ class _Gen:
                 return f"x[{i}]"
             return f"(_v if (_v := x[{i}]).__class__ is not _Absent else _miss({self.site(e)}, _v))"
         if isinstance(e, A.LetRef):
-            return self.value(self.lets[e.name].expr)
+            if self.inline(e.name):
+                return self.value(self.lets[e.name].expr)
+            return f"{self.let_function(e.name, 'value')}(x)"
         return self.cond(e)
 
     def cond(self, e: A.Expr) -> str:
         """Code that yields a real bool or raises `Fail`."""
         if isinstance(e, A.LetRef):
-            return self.cond(self.lets[e.name].expr)
+            if self.inline(e.name):
+                return self.cond(self.lets[e.name].expr)
+            return f"{self.let_function(e.name, 'cond')}(x)"
         if isinstance(e, A.And | A.Or):
             glue = " and " if isinstance(e, A.And) else " or "
             return "(" + glue.join(self.cond(i) for i in e.items) + ")"
@@ -209,6 +235,9 @@ class _Gen:
         return "{" + ", ".join(f"{r!r}: r_{r}" for r in self.roots) + "}"
 
 
+INLINE_LET_NODES = 24
+
+
 _FAST = {
     "str": "v.__class__ is str",
     "ip": "v.__class__ is str",
@@ -287,13 +316,19 @@ def generate(
         exprs.append(" and ".join(parts) or "True")
     known = {**gen.consts, **_HELPERS}
     bodies = []
+    # let functions may call each other; each is defined after the ones it calls
+    for fname, comment, expr in gen.let_bodies:
+        used = sorted({m for m in _NAME.findall(expr) if m in known})
+        params = "".join(f", {u}={u}" for u in used)
+        bodies.append(f"def {fname}(x{params}):\n    {comment}\n    return {expr}\n")
     for n, (p, expr) in enumerate(zip(policies, exprs, strict=False)):
         used = sorted({m for m in _NAME.findall(expr) if m in known})
         params = "".join(f", {u}={u}" for u in used)
         bodies.append(f"def p{n}(x{params}):\n    # {p.effect} {p.id!r}\n    return {expr}\n")
     source = "\n".join(gen.extractor()) + "\n\n" + "\n".join(bodies)
     filename = f"<zt-policy generated {next(_counter)}>"
-    namespace: dict[str, Any] = {**gen.consts, **_HELPERS}
+    namespace: dict[str, Any] = {k: v for k, v in {**gen.consts, **_HELPERS}.items()
+                                 if k not in gen.let_funcs()}
     code = compile(source, filename, "exec")
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(code, namespace)

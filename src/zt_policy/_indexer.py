@@ -23,8 +23,9 @@ def plan(
     slot_of: Mapping[Slot, int],
 ) -> Index:
     per_policy: list[list[tuple[A.Attr, frozenset[str]]]] = []
+    memo: dict[str, bool] = {}
     for p in policies:
-        per_policy.append(_constraints(p.when, lets) if p.when is not None else [])
+        per_policy.append(_constraints(p.when, lets, memo) if p.when is not None else [])
     counts: dict[A.Attr | tuple[str, ...], int] = {}
     for cons in per_policy:
         for attr, _ in cons:
@@ -55,15 +56,27 @@ def plan(
     return Index(tuple(slot_indexes), tuple(frozenset(k) for k in known), keys, forbid)
 
 
+MAX_CONJUNCTS = 64
+
+
 def _conjuncts(e: A.Expr, lets: Mapping[str, A.Let]) -> list[A.Expr]:
-    if isinstance(e, A.LetRef):
-        return _conjuncts(lets[e.name].expr, lets)
-    if isinstance(e, A.And):
-        return [c for item in e.items for c in _conjuncts(item, lets)]
-    return [e]
+    """The top-level conjunction, lets expanded, in evaluation order (only its head is needed)."""
+    out: list[A.Expr] = []
+    stack = [e]
+    while stack and len(out) < MAX_CONJUNCTS:
+        n = stack.pop()
+        if isinstance(n, A.LetRef):
+            stack.append(lets[n.name].expr)
+        elif isinstance(n, A.And):
+            stack.extend(reversed(n.items))
+        else:
+            out.append(n)
+    return out
 
 
-def _constraints(e: A.Expr, lets: Mapping[str, A.Let]) -> list[tuple[A.Attr, frozenset[str]]]:
+def _constraints(
+    e: A.Expr, lets: Mapping[str, A.Let], memo: dict[str, bool]
+) -> list[tuple[A.Attr, frozenset[str]]]:
     out: list[tuple[A.Attr, frozenset[str]]] = []
     seen: set[tuple[str, ...]] = set()
     for c in _conjuncts(e, lets):
@@ -73,7 +86,7 @@ def _constraints(e: A.Expr, lets: Mapping[str, A.Let]) -> list[tuple[A.Attr, fro
                 seen.add(con[0].path)
                 out.append(con)
             continue
-        if may_fail(c, lets):
+        if may_fail(c, lets, memo):
             break
     return out
 
@@ -97,24 +110,27 @@ def _constraint(e: A.Expr) -> tuple[A.Attr, frozenset[str]] | None:
     return None
 
 
-def may_fail(e: A.Expr, lets: Mapping[str, A.Let]) -> bool:
+def may_fail(e: A.Expr, lets: Mapping[str, A.Let], memo: dict[str, bool] | None = None) -> bool:
     """Whether evaluating `e` could raise an evaluation error on some validated context."""
+    memo = {} if memo is None else memo
     if isinstance(e, A.Literal):
         return False
     if isinstance(e, A.ListLit):
-        return any(may_fail(i, lets) for i in e.items)
+        return any(may_fail(i, lets, memo) for i in e.items)
     if isinstance(e, A.Attr):
         return not _never_absent(e)
     if isinstance(e, A.LetRef):
-        return may_fail(lets[e.name].expr, lets)
+        if e.name not in memo:
+            memo[e.name] = may_fail(lets[e.name].expr, lets, memo)
+        return memo[e.name]
     if isinstance(e, A.Not):
-        return may_fail(e.operand, lets) or _static(e.operand) != "bool"
+        return may_fail(e.operand, lets, memo) or _static(e.operand) != "bool"
     if isinstance(e, A.And | A.Or):
-        return any(may_fail(i, lets) or _static(i) != "bool" for i in e.items)
+        return any(may_fail(i, lets, memo) or _static(i) != "bool" for i in e.items)
     if isinstance(e, A.Has):
         return len(e.target.path) > 1 if isinstance(e.target, A.Attr) else True
     if isinstance(e, A.Binary):
-        if may_fail(e.left, lets) or may_fail(e.right, lets):
+        if may_fail(e.left, lets, memo) or may_fail(e.right, lets, memo):
             return True
         lk, rk = _static(e.left), _static(e.right)
         if e.op in ("==", "!="):

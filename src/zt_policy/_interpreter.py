@@ -56,6 +56,7 @@ class Interpreter:
         self.unknown = tuple(u.split(".") for u in unknown)
         self._sites: dict[Any, R.Site] = {}
         self._patterns: dict[str, LikePattern] = {}
+        self._let_memo: dict[tuple[str, int], tuple[object, R.Fail | None]] = {}
 
     def site(self, e: Any) -> R.Site:
         s = self._sites.get(e)
@@ -85,7 +86,7 @@ class Interpreter:
             items = tuple(self.value(i, roots) for i in e.items)
             return UNKNOWN if any(i is UNKNOWN for i in items) else items
         if isinstance(e, A.LetRef):
-            return self.value(self.lets[e.name].expr, roots)
+            return self.let_value(e.name, roots)
         if isinstance(e, A.Not):
             v = self.value(e.operand, roots)
             return UNKNOWN if v is UNKNOWN else not R.truth(v, self.site(e.operand))
@@ -115,6 +116,20 @@ class Interpreter:
         if isinstance(e, A.Binary):
             return self.binary(e, roots)
         raise AssertionError(f"unresolved node {e!r}")  # pragma: no cover
+
+    def let_value(self, name: str, roots: Mapping[str, Mapping[str, Any]]) -> object:
+        """A `let` is evaluated once per context: lets may share sub-lets without blowing up."""
+        key = (name, id(roots))
+        found = self._let_memo.get(key)
+        if found is None:
+            try:
+                found = (self.value(self.lets[name].expr, roots), None)
+            except R.Fail as f:
+                found = (None, f)
+            self._let_memo[key] = found
+        if found[1] is not None:
+            raise found[1]
+        return found[0]
 
     def binary(self, e: A.Binary, roots: Mapping[str, Mapping[str, Any]]) -> object:
         a = self.value(e.left, roots)
@@ -167,13 +182,16 @@ class Interpreter:
 
     def attrs_in(self, e: A.Expr) -> list[A.Attr]:
         out: list[A.Attr] = []
+        seen: set[str] = set()
         stack: list[Any] = [e]
         while stack:
             n = stack.pop()
             if isinstance(n, A.Attr):
                 out.append(n)
             elif isinstance(n, A.LetRef):
-                stack.append(self.lets[n.name].expr)
+                if n.name not in seen:
+                    seen.add(n.name)
+                    stack.append(self.lets[n.name].expr)
             elif isinstance(n, A.And | A.Or | A.ListLit):
                 stack.extend(reversed(n.items))
             elif isinstance(n, A.Binary):

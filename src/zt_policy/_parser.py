@@ -83,7 +83,7 @@ def parse(name: str, text: str, limits: Limits | None = None) -> tuple[A.SourceF
         if depth_diag is not None:
             diags.append(depth_diag)
             continue
-        builder = _Builder(name, first_line - 1)
+        builder = _Builder(name, first_line - 1, limits.max_depth)
         try:
             tree = _get_parser().parse(chunk)
         except Exception as exc:  # lark.exceptions.* only; anything else is reported the same way
@@ -205,7 +205,7 @@ def _syntax_error(name: str, chunk: str, first_line: int, exc: Exception) -> Dia
             line = len(last)
             span = span_at(line, len(last[-1]) + 1)
             return Diagnostic("ZT103", "unexpected end of input, expected "
-                              + _one_of(expected), span, help=_help_for_end(expected))
+                              + _summary(expected), span, help=_help_for_end(expected))
         width = len(str(tok.value)) or 1
         span = span_at(tok.line or 1, tok.column or 1, width)
         value = str(tok.value)
@@ -214,9 +214,20 @@ def _syntax_error(name: str, chunk: str, first_line: int, exc: Exception) -> Dia
                 "ZT105", f"`{value}` is a reserved keyword and cannot be used as a name", span,
                 help=f'write a map key that is a keyword as a string: `request.arguments["{value}"]`',
             )
-        return Diagnostic("ZT101", f"unexpected `{value}`, expected " + _one_of(expected), span,
+        return Diagnostic("ZT101", f"unexpected `{value}`, expected " + _summary(expected), span,
                           help=_help_for(value, tok.type, expected))
     return Diagnostic("ZT101", f"cannot parse: {exc}", Span(name, first_line, 1, first_line, 2))
+
+
+def _summary(expected: list[str]) -> str:
+    """Long LALR expectation sets read as noise; say what kind of thing may come instead."""
+    if len(expected) <= 6:
+        return _one_of(expected)
+    if "a comparison (`==`, `<`, ...)" in expected:
+        return "an operator (`==`, `in`, `like`, ...), `and`, `or`, or the end of the statement"
+    if "a name" in expected and "a string" in expected:
+        return "a value: an attribute, a string, a number, a list, `true` or `false`"
+    return _one_of(expected[:6]) + ", ..."
 
 
 def _one_of(expected: list[str]) -> str:
@@ -252,9 +263,10 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "/": "/"}
 class _Builder:
     """Lark tree -> AST nodes with file spans. Recursion is bounded by the depth check above."""
 
-    def __init__(self, name: str, line_offset: int) -> None:
+    def __init__(self, name: str, line_offset: int, max_depth: int) -> None:
         self.name = name
         self.off = line_offset
+        self.max_depth = max_depth
 
     def span(self, node: Any) -> Span:
         meta = getattr(node, "meta", None)
@@ -323,6 +335,10 @@ class _Builder:
             return A.And(tuple(self.expr(c) for c in t.children if not isinstance(c, Token)), sp)
         if kind == "negation":
             *nots, operand = t.children
+            if len(nots) > self.max_depth:
+                raise _BuildError(Diagnostic(
+                    "ZT111", f"more than {self.max_depth} `not` in a row (max_depth)", sp,
+                    help="`not not x` is `x`; remove pairs of `not`"))
             node = self.expr(operand)
             for _ in nots:
                 node = A.Not(node, sp)
