@@ -25,6 +25,7 @@ from ._authzen_http import (
     Authenticator,
     Credentials,
     HttpError,
+    Message,
     Receive,
     Scope,
     Send,
@@ -71,8 +72,9 @@ class AuthZENApp:
     `authenticate(headers) -> bool` (plain or async) for anything else, such as a JWT check.
     `attribute_provider(subject_type, subject_id) -> mapping | None` (plain or async) is the PIP:
     the PDP looks subject attributes up itself; they win over `subject.properties`.
-    `base_url` fixes the `policy_decision_point` published in the metadata; without it the URL
-    is built from the request's scheme and Host. `include_reasons` adds the policy authors'
+    `base_url` fixes the `policy_decision_point` published in the metadata, verbatim (include
+    any mount prefix); without it the URL is built from the request's scheme, Host and
+    `root_path`. `include_reasons` adds the policy authors'
     `reason` texts to answers (never policy text or ids).
     """
 
@@ -125,12 +127,22 @@ class AuthZENApp:
             return
         headers = headers_of(scope)
         rid: str | None = None
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
         try:
             rid = request_id(headers)
-            await self._route(scope, receive, send, headers, rid)
+            await self._route(scope, receive, tracked, headers, rid)
         except HttpError as error:
             await send_error(send, error, rid)
         except Exception:
+            if started:  # the answer is partly out (client gone?): nothing more to say
+                logger.warning("AuthZEN answer could not be completed", exc_info=True)
+                return
             logger.exception("AuthZEN request failed")
             await send_error(send, HttpError(503, "unavailable", "decision unavailable"), rid)
 
@@ -154,10 +166,13 @@ class AuthZENApp:
         body = await read_body(headers, receive, self.max_body_bytes, self.body_timeout)
         document = parse_object(body)
         try:
-            if path == EVALUATION_PATH or not document.get("evaluations"):
+            items = document.get("evaluations")
+            if path == EVALUATIONS_PATH and items is not None and not isinstance(items, list):
+                raise BadEvaluation("`evaluations` must be a JSON array")
+            if path == EVALUATION_PATH or not items:
                 answer = await self._single(document)
             else:
-                answer = await self._batch(document)
+                answer = await self._batch(document, items)
         except BadEvaluation as exc:
             raise HttpError(400, "invalid_request", str(exc)) from None
         await send_json(send, 200, answer, rid)
@@ -166,10 +181,7 @@ class AuthZENApp:
         evaluation = parse_evaluation(document)
         return await self.evaluator.decide(evaluation, {})
 
-    async def _batch(self, document: dict[str, Any]) -> dict[str, Any]:
-        items = document["evaluations"]
-        if not isinstance(items, list):
-            raise BadEvaluation("`evaluations` must be a JSON array")
+    async def _batch(self, document: dict[str, Any], items: list[Any]) -> dict[str, Any]:
         if len(items) > self.max_evaluations:
             raise BadEvaluation(f"at most {self.max_evaluations} evaluations per request")
         semantic = batch_semantic(document.get("options"))
@@ -181,8 +193,10 @@ class AuthZENApp:
         return {"evaluations": results}
 
     def _metadata(self, scope: Scope, headers: Mapping[str, str]) -> dict[str, Any]:
-        base = self.base_url or _origin(scope, headers)
-        base += str(scope.get("root_path", "")).rstrip("/")
+        if self.base_url is not None:
+            base = self.base_url
+        else:
+            base = _origin(scope, headers) + str(scope.get("root_path", "")).rstrip("/")
         return {
             "policy_decision_point": base,
             "access_evaluation_endpoint": base + EVALUATION_PATH,

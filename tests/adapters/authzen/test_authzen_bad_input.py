@@ -5,6 +5,7 @@ always a clear JSON answer, never a 500 or a traceback."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -184,3 +185,35 @@ def test_stalled_body_is_408_on_the_anyio_path_too(monkeypatch: pytest.MonkeyPat
     }
     asyncio.run(asgi_call(app(body_timeout=0.05), scope, sent, stall=True))
     assert sent[0]["status"] == 408
+
+
+def test_evaluations_that_is_not_an_array_is_400_even_when_empty() -> None:
+    for value in ({}, "", 0):
+        document = {**READ, "evaluations": value}
+        response = call(app(), "POST", "/access/v1/evaluations", json=document)
+        assert response.status_code == 400
+        assert "JSON array" in response.json()["message"]
+
+
+def test_client_gone_while_answering_does_not_send_twice() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": json.dumps(READ).encode(), "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+        if message["type"] == "http.response.body":
+            raise OSError("connection reset")
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": EVALUATION,
+        "headers": [
+            (b"authorization", f"Bearer {TOKEN}".encode()),
+            (b"content-type", b"application/json"),
+        ],
+    }
+    asyncio.run(app()(scope, receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
