@@ -12,11 +12,14 @@ other scope types pass straight through.
 from __future__ import annotations
 
 import inspect
+import threading
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import anyio
+from cachetools import LRUCache
 
 import zt_policy
 
@@ -36,11 +39,50 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 BodyReader = Callable[[], Awaitable[bytes]]
 
 
+_ROUTE_CACHES: weakref.WeakKeyDictionary[Any, LRUCache[tuple[Any, ...], str | None]] = (
+    weakref.WeakKeyDictionary()
+)
+_ROUTES_LOCK = threading.Lock()
+
+
 def starlette_route(scope: Scope) -> str | None:
     """The route template ("/items/{item_id}") from a Starlette/FastAPI app, found without
-    importing Starlette: `scope["app"]` is set by the app before its middleware runs."""
-    routes = getattr(getattr(scope.get("app"), "router", None), "routes", None)
-    return _match(routes, scope, "") if routes else None
+    importing Starlette: `scope["app"]` is set by the app before its middleware runs.
+
+    Matching walks the app's routes (regexes), so answers are remembered per app (weakly) in a
+    bounded LRU cache keyed by scope type, method, host, path and the number of routes.
+    """
+    app = scope.get("app")
+    routes = getattr(getattr(app, "router", None), "routes", None)
+    if not routes:
+        return None
+    key = (
+        len(routes),
+        scope["type"],
+        scope.get("method"),
+        scope.get("root_path"),
+        scope.get("path"),
+        _host(scope),
+    )
+    with _ROUTES_LOCK:
+        try:
+            cache = _ROUTE_CACHES.setdefault(app, LRUCache(maxsize=4096))
+        except TypeError:  # not weak-referenceable: match every time
+            cache = None
+        if cache is not None and key in cache:
+            return cache[key]
+    route = _match(routes, scope, "")
+    if cache is not None:
+        with _ROUTES_LOCK:
+            cache[key] = route
+    return route
+
+
+def _host(scope: Scope) -> bytes | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            return bytes(value)
+    return None
 
 
 def _match(routes: Any, scope: Scope, prefix: str) -> str | None:
