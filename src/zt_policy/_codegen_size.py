@@ -14,7 +14,8 @@ def expanded_size(e: A.Expr | None, lets: Mapping[str, A.Let], memo: dict[str, i
     if isinstance(e, A.LetRef):
         if e.name not in memo:
             memo[e.name] = 0  # cycles are refused by the checker; this only guards recursion
-            memo[e.name] = expanded_size(lets[e.name].expr, lets, memo)
+            let = lets.get(e.name)  # absent while a cycle is being reported
+            memo[e.name] = expanded_size(let.expr, lets, memo) if let is not None else 1
         return memo[e.name]
     if isinstance(e, A.And | A.Or | A.ListLit):
         return 1 + sum(expanded_size(i, lets, memo) for i in e.items)
