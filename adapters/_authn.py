@@ -18,7 +18,7 @@ from ._jwt import JWTVerifier, VerifiedToken
 _UNMANAGED: Mapping[str, Any] = device_from_mapping(None)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AuthInput:
     """What authenticators may look at; adapters fill it from the ASGI scope or WSGI environ."""
 
@@ -27,7 +27,7 @@ class AuthInput:
     app_auth: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AuthResult:
     """An authenticated caller: the identity root, device root and the scheme that proved it."""
 

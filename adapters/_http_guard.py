@@ -42,7 +42,7 @@ ANONYMOUS: Mapping[str, Any] = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     """The outcome for one request, for hooks and for the app (`scope["zt_policy.verdict"]`)."""
 
