@@ -96,3 +96,29 @@ def test_the_vectors_tell_policies_apart(users: Any, policy: str) -> None:
 
     matches = asyncio.run(decisions())
     assert len(matches) == 65 and not all(matches)
+
+
+@MISSING
+def test_concurrent_callers_get_their_own_answers(todo_server: str) -> None:
+    """200 overlapping requests on a real server: each answer matches its own vector and
+    carries its own request id."""
+    cases = TODO["evaluation"] * 5
+
+    async def one(client: httpx.AsyncClient, number: int, case: dict[str, Any]) -> bool:
+        rid = f"req-{number}"
+        response = await client.post(
+            "/access/v1/evaluation", json=case["request"], headers={"x-request-id": rid}
+        )
+        return response.headers["x-request-id"] == rid and response.json() == {
+            "decision": case["expected"]
+        }
+
+    async def run() -> list[bool]:
+        limits = httpx.Limits(max_connections=16)
+        async with httpx.AsyncClient(
+            base_url=todo_server, headers=AUTH, limits=limits, timeout=30
+        ) as client:
+            return await asyncio.gather(*(one(client, n, c) for n, c in enumerate(cases)))
+
+    results = asyncio.run(run())
+    assert len(results) == 200 and all(results)
