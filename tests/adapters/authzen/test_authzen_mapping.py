@@ -214,3 +214,8 @@ def test_every_policy_example_in_the_docs_mapping_table_compiles() -> None:
     assert len(snippets) >= 14
     for number, snippet in enumerate(snippets):
         zt_policy.compile(f'permit "doc-{number}" when {snippet}')
+
+
+def test_docs_show_the_tested_todo_policies() -> None:
+    page = (EXAMPLES.parents[1] / "docs" / "authzen.md").read_text(encoding="utf-8")
+    assert (EXAMPLES / "todo.ztp").read_text(encoding="utf-8") in page
