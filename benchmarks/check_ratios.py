@@ -162,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-floor-ratio", type=float, default=MAX_FLOOR_RATIO)
     parser.add_argument("--min-peer-speedup", type=float, default=MIN_PEER_SPEEDUP)
     args = parser.parse_args(argv)
-    results = load_json(args.json)
+    try:
+        results = load_json(args.json)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"cannot read benchmark results from {args.json}: {exc}", file=sys.stderr)
+        return 2
     verdicts = evaluate(results, args.max_floor_ratio, args.min_peer_speedup)
     print(render(results, verdicts))
     if args.markdown:

@@ -212,31 +212,53 @@ def outcome_mix(wl: Workload) -> dict[str, int]:
     return mix
 
 
-def _copy(ctx: Ctx, subject: str | None = None) -> Ctx:
-    """A new dict tree with the same values (and optionally another subject)."""
+def _copy(ctx: Ctx) -> Ctx:
+    """A new dict tree with the same values."""
     identity = dict(ctx["identity"], groups=list(ctx["identity"]["groups"]))
-    if subject is not None and identity["subject"] not in BLOCKED_SUBJECTS:
-        identity["subject"] = subject
     return {"identity": identity, "device": dict(ctx["device"]), "request": dict(ctx["request"])}
 
 
-def repeating_stream(wl: Workload, length: int = 2048, hot: int = 32,
-                     fresh_share: float = 0.05, round_no: int = 0) -> list[Ctx]:
-    """A stream where most contexts repeat: ``hot`` popular contexts, a few fresh ones.
+@dataclass
+class Stream:
+    """A request stream where most contexts repeat (see ``repeating_stream``)."""
 
-    Every element is a new dict, never the same object twice, as when a server
-    builds dicts per request: a cache must key on values. Fresh contexts get a
-    subject unique to (round_no, position), an attribute the policies read, so
-    they miss a cache even when the stream is replayed in a later round.
+    contexts: list[Ctx]
+    fresh: list[int]  # positions of the contexts that must be new in every round
+
+    def refresh(self, round_no: int) -> None:
+        """Give the fresh positions subjects never seen before, in place.
+
+        In place, so that preparing a round allocates no containers: building
+        thousands of dicts between timed rounds makes the garbage collector scan
+        them on the time of whichever engine allocates next.
+        """
+        for i in self.fresh:
+            self.contexts[i]["identity"]["subject"] = f"fresh-{round_no}-{i}"
+
+
+def repeating_stream(wl: Workload, length: int = 2048, hot: int = 32,
+                     fresh_share: float = 0.05) -> Stream:
+    """``hot`` popular contexts make up most of the stream; about ``fresh_share`` are new.
+
+    Every element is its own dict (copies, never the same object twice), as when
+    a server builds dicts per request: a cache must key on values. The new ones
+    get a new subject (an attribute the policies read) at every ``refresh``, so
+    they miss a cache even when the stream is replayed; their decisions do not
+    change, since no blocked subject is ever renamed.
     """
-    rng = random.Random(SEED + length + wl.n)  # same shape every round
-    hot_set, cold = wl.contexts[:hot], wl.contexts[hot:]
-    stream = []
+    rng = random.Random(SEED + length + wl.n)
+    hot_set = wl.contexts[:hot]
+    cold = [c for c in wl.contexts[hot:] if c["identity"]["subject"] not in BLOCKED_SUBJECTS]
+    contexts: list[Ctx] = []
+    fresh: list[int] = []
     for i in range(length):
         if rng.random() < fresh_share:
-            stream.append(_copy(rng.choice(cold), subject=f"fresh-{round_no}-{i}"))
+            fresh.append(i)
+            contexts.append(_copy(rng.choice(cold)))
         else:
-            stream.append(_copy(rng.choice(hot_set)))
+            contexts.append(_copy(rng.choice(hot_set)))
+    stream = Stream(contexts, fresh)
+    stream.refresh(-1)
     return stream
 
 
