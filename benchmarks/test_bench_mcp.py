@@ -3,7 +3,9 @@
 The middleware is driven directly with a real `ServerRequestContext` and a `call_next` that
 answers at once, so the figures are the adapter's own cost (identity from the SDK's verified
 `AccessToken`, context mapping, visibility cache, decision). Targets: median under 30 us per call,
-listing filter under 200 us per 100 tools (warm cache). Printed at the end of the run:
+listing filter under 200 us per 100 tools (warm cache). For scale, `e2e-*` time the real
+`mcp.Client` calling an in-process `MCPServer` with and without the middleware (noisier: the
+difference includes scheduling). Printed at the end of the run:
 
     python -m pytest benchmarks/test_bench_mcp.py -q
 """
@@ -202,3 +204,40 @@ def test_tools_list_100_cold_cache(measure: Any, loop: Any, middleware: ZtPolicy
         loop.run_until_complete(middleware(ctx, _list_next))
 
     measure("mcp/tools-list-100-cold", cold, rounds=30)
+
+
+def _e2e_server(with_policy: bool) -> Any:
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("bench")
+    if with_policy:
+        ZtPolicyMiddleware(zt_policy.compile(POLICIES)).install(server)
+
+    @server.tool()
+    def tool_1(path: str) -> str:
+        return path
+
+    return server
+
+
+@pytest.mark.parametrize("with_policy", [False, True], ids=["sdk-only", "with-zt-policy"])
+def test_tools_call_end_to_end_in_memory(measure: Any, loop: Any, with_policy: bool) -> None:
+    """The real `mcp.Client` against an in-process `MCPServer`: the SDK's own cost for scale."""
+    from mcp import Client
+
+    server = _e2e_server(with_policy)
+    calls = 200
+
+    async def batch() -> None:
+        async with Client(server) as c:
+            for _ in range(calls):
+                await c.call_tool("tool_1", {"path": "/public/a.txt"})
+
+    key = "mcp/e2e-tools-call-" + ("with-zt-policy" if with_policy else "sdk-only")
+    measure(key, lambda: loop.run_until_complete(batch()), calls, rounds=10)
+    base, total = (
+        FIGURES.get("mcp/e2e-tools-call-sdk-only"),
+        FIGURES.get("mcp/e2e-tools-call-with-zt-policy"),
+    )
+    if base is not None and total is not None:
+        FIGURES["mcp/e2e-tools-call-added"] = total - base
