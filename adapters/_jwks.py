@@ -79,6 +79,18 @@ def find_key(keys: Mapping[str | None, SigningKey], kid: str | None) -> SigningK
     return key
 
 
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def check_url(url: str) -> None:
+    """Keys must come over HTTPS: a key fetched in clear text could be swapped in transit, and
+    whoever swaps it can mint any token. Plain HTTP is allowed to loopback only (tests, sidecars)."""
+    parsed = httpx.URL(url)
+    if parsed.scheme == "https" or (parsed.scheme == "http" and parsed.host in _LOOPBACK_HOSTS):
+        return
+    raise ValueError(f"jwks_url must be https:// (or http:// to loopback), got {url!r}")
+
+
 class JWKSKeyStore:
     """Keys from a JWKS URL, cached for `cache_ttl` seconds and refreshed on unknown `kid`s.
 
@@ -96,6 +108,7 @@ class JWKSKeyStore:
         min_refresh_interval: float = 10.0,
         client: httpx.Client | None = None,
     ) -> None:
+        check_url(url)
         self.url = url
         self.timeout = timeout
         self.cache_ttl = cache_ttl
@@ -106,11 +119,31 @@ class JWKSKeyStore:
         self._attempted_at = float("-inf")
         self._lock = threading.Lock()
 
+    def refresh_due(self) -> bool:
+        """True when a fetch may happen now (the rate limit allows one)."""
+        return time.monotonic() - self._attempted_at >= self.min_refresh_interval
+
     def lookup(self, kid: str | None) -> SigningKey | None:
-        """The key for `kid` if known and fresh, without any network traffic."""
-        if time.monotonic() - self._fetched_at > self.cache_ttl:
+        """The key for `kid` without network traffic: None when unknown, or when the cache is
+        stale and a refresh is due (stale keys keep serving while refreshes are rate-limited)."""
+        if time.monotonic() - self._fetched_at > self.cache_ttl and self.refresh_due():
             return None
         return self._find(kid)
+
+    def get_nowait(self, kid: str | None) -> SigningKey:
+        """The key for `kid` from what is held, never fetching or waiting on a fetch; for async
+        callers when no refresh is due. Raises like `get`."""
+        key = self._find(kid)
+        if key is None:
+            self._missing(None)
+        assert key is not None
+        return key
+
+    def _missing(self, failure: str | None) -> None:
+        if not self._keys:
+            detail = f": {failure}" if failure else ""
+            raise IdentityError("jwks_unavailable", f"signing keys could not be fetched{detail}")
+        raise IdentityError("unknown_key", "token signed with an unknown key id")
 
     def _find(self, kid: str | None) -> SigningKey | None:
         return find_key(self._keys, kid)
@@ -125,15 +158,13 @@ class JWKSKeyStore:
             if key is not None:
                 return key
             failure: str | None = None
-            if time.monotonic() - self._attempted_at >= self.min_refresh_interval:
+            if self.refresh_due():
                 failure = self._refresh()
             key = self._find(kid)
-        if key is not None:
-            return key
-        if not self._keys:
-            detail = f": {failure}" if failure else ""
-            raise IdentityError("jwks_unavailable", f"signing keys could not be fetched{detail}")
-        raise IdentityError("unknown_key", "token signed with an unknown key id")
+        if key is None:
+            self._missing(failure)
+        assert key is not None
+        return key
 
     def _refresh(self) -> str | None:
         """Fetch the JWKS; returns a failure description or None. Caller holds the lock."""

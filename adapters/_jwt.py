@@ -149,10 +149,13 @@ class JWTVerifier:
         kid, alg = self._header(token)
         key = self._local_key(kid)
         if key is None:
-            import anyio.to_thread
-
             assert self._store is not None
-            key = await anyio.to_thread.run_sync(self._store.get, kid)
+            if self._store.refresh_due():
+                import anyio.to_thread
+
+                key = await anyio.to_thread.run_sync(self._store.get, kid)
+            else:  # nothing to fetch: answer now, without a thread hop or waiting on a lock
+                key = self._store.get_nowait(kid)
         return self._decode(token, key, alg)
 
     def _local_key(self, kid: str | None) -> SigningKey | None:

@@ -237,3 +237,32 @@ def test_device_claim_validation(verifier, rsa_key):
     for bad in ({"managed": "yes", "posture": "100"}, {"posture": 1000}, "managed", None):
         device = device_from_mapping(bad)
         assert device["managed"] is False and device["posture"] == 0
+
+
+@pytest.mark.parametrize(
+    "url", ["http://idp.example/jwks", "ftp://idp.example/jwks", "file:///etc/jwks.json"]
+)
+def test_jwks_url_must_be_https_unless_loopback(url):
+    with pytest.raises(ValueError):
+        JWTVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_url=url)
+    JWTVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_url="https://idp.example/jwks")
+    JWTVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_url="http://127.0.0.1:9/jwks")
+
+
+def test_async_unknown_kids_within_the_rate_limit_need_no_fetch(rsa_key, jwks):
+    verifier = JWTVerifier(
+        issuer=ISSUER, audience=AUDIENCE, jwks_url=jwks.url, jwks_min_refresh_interval=60
+    )
+
+    async def main() -> list[str]:
+        await verifier.verify_async(rsa_key.sign())
+        codes = []
+        for n in range(5):
+            try:
+                await verifier.verify_async(KeyPair.ec(f"x-{n}").sign())
+            except IdentityError as err:
+                codes.append(err.code)
+        return codes
+
+    assert asyncio.run(main()) == ["unknown_key"] * 5
+    assert jwks.hits == 1
