@@ -129,11 +129,11 @@ def render(results: dict[str, float], verdicts: list[Verdict] | None = None) -> 
                 cells.append(f"{last / floor_n:.1f}x" if last and floor_n else "-")
             lines.append(f"| {e} | " + " | ".join(cells) + " |")
     for kind in ("memory-peak", "memory-retained"):
-        for k, v in sorted(results.items()):
+        for k, size in sorted(results.items()):
             if k.startswith(kind + "/") and _ours(k):
                 _, engine, n = k.split("/")
                 lines.append(f"\n{kind.replace('-', ' ')} while compiling {n} policies "
-                             f"({engine}, tracemalloc): {v / 2**20:.1f} MiB")
+                             f"({engine}, tracemalloc): {size / 2**20:.1f} MiB")
     if verdicts:
         lines += ["", "| target | measured | goal | status |", "|---|---|---|---|"]
         for v in verdicts:

@@ -19,7 +19,7 @@ Check = tuple[str, int, bool, bool]  # group, min posture, needs MFA, needs mana
 
 def build_floor(wl: Workload) -> Decide:
     """Index the permits once; return the hand-written decision function."""
-    index: dict[tuple[str, str], list[Check]] = {}
+    index: dict[tuple[object, object], list[Check]] = {}  # (action, tool or model) -> checks
     for p in wl.permits:
         index.setdefault((p.action, p.target), []).append(
             (p.group, p.min_posture, p.need_mfa, p.need_managed)

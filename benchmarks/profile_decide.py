@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compile under cProfile: {time.perf_counter() - start:.3f} s")
     else:
         ps = zt_policy.compile(wl.text) if args.cached else zt_policy.compile(wl.text, cache_size=0)
-        contexts = repeating_stream(wl) if args.cached else wl.contexts * 8
+        contexts = repeating_stream(wl).contexts if args.cached else wl.contexts * 8
         trip = list(triples(contexts))
         decide = ps.decide
 
