@@ -201,3 +201,19 @@ async def test_policy_swap_drops_cached_visibility(policies: Any) -> None:
             'permit "bob-reads" when identity.subject == "bob" and request.tool == "read_file"'
         )
         assert [t.name for t in (await c.list_tools()).tools] == ["read_file"]
+
+
+@pytest.mark.parametrize("bad", ["raises", "not-a-mapping"])
+async def test_broken_identity_resolvers_fail_closed(policies: Any, calls: Any, bad: str) -> None:
+    def resolver(info: Any) -> Any:
+        if bad == "raises":
+            raise RuntimeError("directory down")
+        return "alice"
+
+    server = build(policies, identity=resolver)
+    async with client(server, "alice", "auto") as c:
+        with pytest.raises(MCPError) as err:
+            await c.call_tool("search_docs", {"query": "x"})
+        assert err.value.error.code == UNAUTHENTICATED
+        assert "directory down" not in err.value.error.message
+    assert calls["search_docs"] == 0
