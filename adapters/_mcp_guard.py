@@ -9,6 +9,7 @@ framework's answers.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ logger = logging.getLogger("zt_policy.adapters.mcp")
 # Per-item attributes: they vary per tool/resource, so they are part of the item, not the caller.
 _ITEM_PATHS: Final = frozenset({"action", "tool", "resource", "arguments"})
 _MISSING: Final = object()
+_ATTR: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_NAMES_PER_CALLER: Final = 1024  # bounds memory against callers probing random names
 
 _ALLOW: Final = Verdict(Outcome.ALLOW)
@@ -91,7 +93,8 @@ class McpGuard:
         paths: set[tuple[str, str]] = set()
         for path in policies.reads:
             root, _, rest = path.partition(".")
-            attr = rest.split(".", 1)[0]
+            found = _ATTR.match(rest)  # "headers.x-a", 'headers["x.a"]' -> "headers"
+            attr = found.group(0) if found else ""
             if root == "request" and attr in _ITEM_PATHS:
                 continue
             paths.add((root, attr))
