@@ -128,11 +128,13 @@ def render(results: dict[str, float], verdicts: list[Verdict] | None = None) -> 
                 last = vals[-1]
                 cells.append(f"{last / floor_n:.1f}x" if last and floor_n else "-")
             lines.append(f"| {e} | " + " | ".join(cells) + " |")
+    if any(k.startswith("memory-") for k in results):
+        lines.append("")
     for kind in ("memory-peak", "memory-retained"):
         for k, size in sorted(results.items()):
             if k.startswith(kind + "/") and _ours(k):
                 _, engine, n = k.split("/")
-                lines.append(f"\n{kind.replace('-', ' ')} while compiling {n} policies "
+                lines.append(f"- {kind.replace('-', ' ')} while compiling {n} policies "
                              f"({engine}, tracemalloc): {size / 2**20:.1f} MiB")
     if verdicts:
         lines += ["", "| target | measured | goal | status |", "|---|---|---|---|"]
