@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from ._decision import Decision, EvalError, PolicyTrace
+from ._decision import Decision, EvalError, LimitHit, PolicyTrace
 from ._diagnostics import Diagnostic, PolicyError, Span
 from ._limits import Limits
 from ._policyset import ContextError, PolicySet
 from ._schema import Schema
-from .models import Device, Identity, Request
+from .models import Device, Identity, Request, Signals
 
 __version__ = "0.1.0"
 
@@ -31,12 +31,14 @@ __all__ = [
     "Diagnostic",
     "EvalError",
     "Identity",
+    "LimitHit",
     "Limits",
     "PolicyError",
     "PolicySet",
     "PolicyTrace",
     "Request",
     "Schema",
+    "Signals",
     "Span",
     "__version__",
     "compile",

@@ -136,7 +136,22 @@ class Let:
     name_span: Span
 
 
-Statement = Policy | Let
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """`limit "id" N per WINDOW by key, ... when ...`: a rate limit applied after a permit."""
+
+    id: str
+    amount: int
+    window: float  # seconds
+    keys: tuple[Expr, ...]
+    when: Expr | None
+    reason: str | None
+    span: Span
+    id_span: Span
+    amount_span: Span
+
+
+Statement = Policy | Let | Limit
 
 
 @dataclass(frozen=True, slots=True)

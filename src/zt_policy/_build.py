@@ -49,7 +49,7 @@ def compile_sources(
         raise PolicyError(diags)
     sources = {f.name: f.text for f in files}
     roots = tuple(schema.roots)
-    gen = generate(checked.policies, checked.lets, sources, roots)
+    gen = generate(checked.policies, checked.lets, sources, roots, checked.limits)
     slot_of = {s: i for i, s in enumerate(gen.slots)}
     index = plan(checked.policies, checked.lets, slot_of)
     index.key_fn = key_function(index.key_slots, index.normalizers)
@@ -61,6 +61,9 @@ def compile_sources(
         lets=checked.lets,
         sources=sources,
         roots=roots,
+        args=gen.args,
+        limits=[(lim, cond, keys) for lim, (cond, keys) in zip(checked.limits, gen.limits,
+                                                                strict=True)],
         extract=gen.extract,
         conditions=gen.conditions,
         slot_names=[s.name for s in gen.slots],

@@ -29,6 +29,7 @@ class Checked:
     policies: list[A.Policy]
     lets: dict[str, A.Let]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    limits: list[A.Limit] = field(default_factory=list)
 
 
 def _suggest(name: str, options: Iterable[str]) -> str | None:
@@ -92,7 +93,35 @@ class Checker:
                                "flatten the conditions")
                     continue
                 policies.append(A.Policy(st.effect, st.id, when, unless, st.reason, st.span, st.id_span))
-        return Checked(policies, dict(self.let_done), self.diags)
+        seen_limits: dict[str, Span] = {}
+        limits = [self.limit(st, seen_limits) for f in files for st in f.statements
+                  if isinstance(st, A.Limit)]
+        return Checked(policies, dict(self.let_done), self.diags, limits)
+
+    def limit(self, st: A.Limit, seen: dict[str, Span]) -> A.Limit:
+        if st.id in seen:
+            self.error("ZT205", f"limit id \"{st.id}\" is used twice", st.id_span,
+                       f"the first limit with this id is at {seen[st.id]}; ids must be unique")
+        seen.setdefault(st.id, st.id_span)
+        if st.amount < 1:
+            self.error("ZT215", "a limit must allow at least 1 request per window", st.amount_span,
+                       "to refuse every request, write a `forbid`")
+        if st.window <= 0:
+            self.error("ZT215", "the window of a limit must be longer than zero", st.span,
+                       "write a duration such as 1m or 1h")
+        keys = []
+        for k in st.keys:
+            key, t = self.expr(k)
+            if not isinstance(key, A.Attr) and t.kind != "dyn":
+                self.error("ZT202", "a limit is counted by attributes, such as identity.subject",
+                           k.span, "write `by identity.subject` or another attribute")
+            elif t.kind in ("record", "list", "map"):
+                self.error("ZT202", f"a limit key must be a single value, not {_a(t)}", k.span,
+                           "count by an attribute such as identity.subject")
+            keys.append(key)
+        when = self.condition(st.when) if st.when is not None else None
+        return A.Limit(st.id, st.amount, st.window, tuple(keys), when, st.reason, st.span,
+                       st.id_span, st.amount_span)
 
     def nesting(self, e: A.Expr | None) -> int:
         """Depth of `e` with lets expanded, memoised per let (every later pass recurses this deep)."""

@@ -46,6 +46,9 @@ class Generated:
     slots: list[Slot]
     source: str
     filename: str
+    args: tuple[str, ...] = ()  # the roots the extractor takes, in order
+    limits: list[tuple[Callable[[tuple[object, ...]], bool], tuple[int, ...]]] = field(
+        default_factory=list)  # per limit: its condition and the slots of its keys
 
 
 @dataclass
@@ -304,6 +307,7 @@ def generate(
     lets: Mapping[str, A.Let],
     sources: Mapping[str, str],
     roots: tuple[str, ...],
+    limits: list[A.Limit] | None = None,
 ) -> Generated:
     gen = _Gen(lets, sources, roots)
     exprs: list[str] = []
@@ -314,6 +318,11 @@ def generate(
         if p.unless is not None:
             parts.append(f"not {gen.cond(p.unless)}")
         exprs.append(" and ".join(parts) or "True")
+    limit_keys: list[tuple[int, ...]] = []
+    limit_exprs: list[str] = []
+    for lim in limits or ():
+        limit_exprs.append(gen.cond(lim.when) if lim.when is not None else "True")
+        limit_keys.append(tuple(gen.slot(Slot(k)) for k in lim.keys if isinstance(k, A.Attr)))
     known = {**gen.consts, **_HELPERS}
     bodies = []
     # let functions may call each other; each is defined after the ones it calls
@@ -325,6 +334,13 @@ def generate(
         used = sorted({m for m in _NAME.findall(expr) if m in known})
         params = "".join(f", {u}={u}" for u in used)
         bodies.append(f"def p{n}(x{params}):\n    # {p.effect} {p.id!r}\n    return {expr}\n")
+    for n, (lim, expr) in enumerate(zip(limits or (), limit_exprs, strict=True)):
+        used = sorted({m for m in _NAME.findall(expr) if m in known})
+        params = "".join(f", {u}={u}" for u in used)
+        bodies.append(f"def l{n}(x{params}):\n    # limit {lim.id!r}\n    return {expr}\n")
+    std = ("identity", "device", "request")
+    used_roots = {s.attr.path[0] for s in gen.slots}
+    gen.roots = std + tuple(r for r in roots if r not in std and r in used_roots)
     source = "\n".join(gen.extractor()) + "\n\n" + "\n".join(bodies)
     filename = f"<zt-policy generated {next(_counter)}>"
     namespace: dict[str, Any] = {k: v for k, v in {**gen.consts, **_HELPERS}.items()
@@ -334,7 +350,9 @@ def generate(
     exec(code, namespace)
     conds = [namespace[f"p{n}"] for n in range(len(policies))]
     slots = [s for s, _ in sorted(gen.slots.items(), key=lambda kv: kv[1])]
-    return Generated(namespace["extract"], conds, slots, source, filename)
+    limit_conds = [namespace[f"l{n}"] for n in range(len(limit_exprs))]
+    return Generated(namespace["extract"], conds, slots, source, filename, gen.roots,
+                     list(zip(limit_conds, limit_keys, strict=True)))
 
 
 def key_function(slots: tuple[int, ...], normalizers: tuple[dict[object, object], ...]) -> Any:

@@ -48,6 +48,21 @@ class PolicyTrace:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitHit:
+    """A rate limit that applies to this request; the caller that counts requests enforces it."""
+
+    limit: str  # the limit's id
+    amount: int  # requests allowed per window
+    window: float  # seconds
+    key: tuple[Any, ...]  # the values of its `by` attributes (None where absent)
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"limit": self.limit, "amount": self.amount, "window": self.window,
+                "key": [_jsonable(k) for k in self.key], "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The answer for one request. Immutable, so identical answers can be shared and cached."""
 
@@ -56,6 +71,7 @@ class Decision:
     reasons: tuple[str, ...] = ()
     errors: tuple[EvalError, ...] = ()
     explanation: tuple[PolicyTrace, ...] | None = None
+    limits: tuple[LimitHit, ...] = ()  # rate limits to count, only on an allowed decision
 
     @property
     def denied(self) -> bool:
@@ -71,6 +87,8 @@ class Decision:
             "reasons": list(self.reasons),
             "errors": [e.to_dict() for e in self.errors],
         }
+        if self.limits:
+            out["limits"] = [h.to_dict() for h in self.limits]
         if self.explanation is not None:
             out["explanation"] = [t.to_dict() for t in self.explanation]
         return out

@@ -21,9 +21,10 @@ if TYPE_CHECKING:
     from lark import Lark
 
 KEYWORDS = frozenset(
-    ["permit", "forbid", "let", "when", "unless", "reason", "and", "or", "not", "in", "has", "like", "contains", "contains_any", "contains_all", "true", "false"]
+    ["permit", "forbid", "let", "when", "unless", "reason", "and", "or", "not", "in", "has", "like", "contains", "contains_any", "contains_all", "true", "false",
+     "limit", "per", "by"]
 )
-_STATEMENT_START = re.compile(r"^[ \t]*(permit|forbid|let)\b")
+_STATEMENT_START = re.compile(r"^[ \t]*(permit|forbid|let|limit)\b")
 
 
 _lock = threading.Lock()
@@ -306,6 +307,8 @@ class _Builder:
         return "".join(out)
 
     def statement(self, t: Any) -> A.Statement:
+        if t.data == "limit_stmt":
+            return self.limit(t)
         if t.data == "let_stmt":
             _, name, expr = t.children
             return A.Let(str(name), self.expr(expr), self.span(t), self.span(name))
@@ -321,6 +324,23 @@ class _Builder:
                 reason = self.string(c.children[1])
         return A.Policy(str(effect_tree.children[0]), self.string(id_tok), when, unless, reason,
                         self.span(t), self.span(id_tok))
+
+    def limit(self, t: Any) -> A.Limit:
+        _, id_tok, amount, _, window, _, *rest = t.children
+        keys = []
+        when = None
+        reason = None
+        for c in rest:
+            if c.data == "path":
+                keys.append(self.expr(c))
+            elif c.data == "when_clause":
+                when = self.expr(c.children[1])
+            else:
+                reason = self.string(c.children[1])
+        seconds = self.literal(window, self.span(window)).value
+        assert isinstance(seconds, int | float)
+        return A.Limit(self.string(id_tok), int(str(amount)), seconds, tuple(keys), when, reason,
+                       self.span(t), self.span(id_tok), self.span(amount))
 
     def expr(self, t: Any) -> A.Expr:
         from lark import Token

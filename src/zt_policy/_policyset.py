@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from . import _ast as A
 from . import _runtime as R
 from ._cache import DecisionCache
-from ._decision import Decision, EvalError, PolicyTrace
+from ._decision import Decision, EvalError, LimitHit, PolicyTrace
 from ._explain import to_error, trace
 from ._index import Index
 from ._interpreter import Interpreter
@@ -36,6 +37,7 @@ class PolicySet:
         lets: Mapping[str, A.Let],
         sources: Mapping[str, str],
         roots: tuple[str, ...],
+        args: tuple[str, ...],
         extract: Callable[..., tuple[object, ...] | list[str]],
         conditions: Sequence[Callable[[tuple[object, ...]], bool]],
         slot_names: Sequence[str],
@@ -43,6 +45,7 @@ class PolicySet:
         index: Index,
         cache_size: int,
         source: str,
+        limits: Sequence[tuple[A.Limit, Callable[[tuple[object, ...]], bool], tuple[int, ...]]] = (),
     ) -> None:
         self._policies = tuple(policies)
         self._lets = lets
@@ -54,11 +57,17 @@ class PolicySet:
         self._cache = DecisionCache(cache_size) if cache_size > 0 else None
         self._outcomes: dict[tuple[bool, tuple[int, ...]], Decision] = {}
         self._outcomes_one = [self._outcome(True, [i], ()) for i in range(len(self._policies))]
-        self._simple = roots == ("identity", "device", "request")
+        self._args = args
+        self._simple = args == ("identity", "device", "request")
         self.reads: frozenset[str] = frozenset(slot_names)
         self._slot_paths = tuple(slot_paths)
         self.generated_source = source
         self._touches = [self._attrs(p) for p in self._policies]
+        self._limits = tuple(limits)
+        self.limit_ids: tuple[str, ...] = tuple(lim.id for lim, _, _ in self._limits)
+        # without limits, deciding is judging; with them, an allowed decision also carries the
+        # limits that apply to it (bound once here so the common case pays no extra call)
+        self._evaluate = self._judge if not self._limits else self._judge_and_limit
 
     # -- introspection -----------------------------------------------------------------------
     @property
@@ -97,7 +106,7 @@ class PolicySet:
         given = self._given(identity, device, request, roots)
         if isinstance(given, Decision):
             return given
-        decision = self._decide_x(*(given[n] for n in self._roots))
+        decision = self._decide_x(*(given[n] for n in self._args))
         if explain:
             return self._explained(decision, given)
         return decision
@@ -143,7 +152,24 @@ class PolicySet:
             cache.put(x, decision)
         return decision
 
-    def _evaluate(self, x: tuple[object, ...]) -> Decision:
+    def _judge_and_limit(self, x: tuple[object, ...]) -> Decision:
+        decision = self._judge(x)
+        if not decision.allowed:
+            return decision
+        hits = []
+        for lim, cond, key_slots in self._limits:
+            try:
+                applies = cond(x)
+            except R.Fail:
+                applies = True  # fail closed: a limit we cannot rule out is counted
+            if applies:
+                key = tuple(None if isinstance(x[s], R.Absent) else x[s] for s in key_slots)
+                hits.append(LimitHit(lim.id, lim.amount, lim.window, key, lim.reason))
+        if not hits:
+            return decision
+        return replace(decision, limits=tuple(hits))
+
+    def _judge(self, x: tuple[object, ...]) -> Decision:
         index = self._index
         key = index.key_fn(x) if index.key_fn is not None else index.key(x)
         found = index.memo.get(key)
@@ -198,7 +224,7 @@ class PolicySet:
     def _explained(self, decision: Decision, roots: Mapping[str, Mapping[str, Any]]) -> Decision:
         interp = Interpreter(self._lets, self._sources)
         try:
-            x = self._extract(*(roots[n] for n in self._roots))
+            x = self._extract(*(roots[n] for n in self._args))
             bad = x if isinstance(x, list) else None
             forbids, permits = self._index.lookup(x) if isinstance(x, tuple) else ((), ())
         except Exception:
@@ -206,8 +232,7 @@ class PolicySet:
         if bad:  # nothing was evaluated: the context itself was refused
             skipped = tuple(PolicyTrace(p.id, p.effect, "not evaluated", False)
                             for p in self._policies)
-            return Decision(decision.allowed, decision.policies, decision.reasons,
-                            decision.errors, skipped)
+            return replace(decision, explanation=skipped)
         cands = set(forbids) | set(permits)
         traces: list[PolicyTrace] = []
         for i, p in enumerate(self._policies):
@@ -216,8 +241,7 @@ class PolicySet:
             except (R.Fail, TypeError) as exc:
                 traces.append(PolicyTrace(p.id, p.effect, "error", i in cands, error=EvalError(
                     "ZT311" if isinstance(exc, TypeError) else exc.code, str(exc), p.id)))
-        return Decision(decision.allowed, decision.policies, decision.reasons, decision.errors,
-                        tuple(traces))
+        return replace(decision, explanation=tuple(traces))
 
     # -- partial evaluation ----------------------------------------------------------------
     def may_allow(
@@ -238,7 +262,7 @@ class PolicySet:
         if isinstance(given, Decision):
             return False
         try:
-            x = self._extract(*(given[n] for n in self._roots))
+            x = self._extract(*(given[n] for n in self._args))
         except Exception:
             return False
         if not isinstance(x, tuple):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel
 
 from ._types import Type, record_type
-from .models import Device, Identity, Request
+from .models import Device, Identity, Request, Signals
 
 DEFAULT_ROOTS = ("identity", "device", "request")
 
@@ -27,10 +27,12 @@ class Schema:
         identity: type[BaseModel] = Identity,
         device: type[BaseModel] = Device,
         request: type[BaseModel] = Request,
+        signals: type[BaseModel] = Signals,
         **roots: type[BaseModel],
     ) -> None:
         models: dict[str, type[BaseModel]] = {
-            "identity": identity, "device": device, "request": request, **roots,
+            "identity": identity, "device": device, "request": request, "signals": signals,
+            **roots,
         }
         for name, model in models.items():
             if not (isinstance(model, type) and issubclass(model, BaseModel)):

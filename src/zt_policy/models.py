@@ -65,3 +65,20 @@ class Request(BaseModel):
     user_agent: str | None = None
     arguments: dict[str, Any] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
+
+
+class Signals(BaseModel):
+    """Per-identity usage signals, for policies against inference abuse and model extraction.
+
+    Filled in by the stateful layer that counts requests (`zt_policy.guard`) and only when the
+    policies read `signals`; a bare `decide()` sees the zero defaults.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    requests_1m: int = 0
+    requests_1h: int = 0
+    distinct_inputs_1h: int = 0
+    distinct_tools_1h: int = 0
+    distinct_models_1h: int = 0
+    denied_1h: int = 0

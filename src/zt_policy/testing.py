@@ -6,10 +6,12 @@ generated code. It is slow and obvious, which makes it the yardstick for the fas
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from . import _ast as A
 from . import _runtime as R
-from ._decision import Decision, EvalError
+from ._decision import Decision, EvalError, LimitHit
 from ._explain import to_error
 from ._interpreter import Interpreter
 from ._policyset import PolicySet
@@ -30,14 +32,15 @@ def reference_decide(
         return given
     interp = Interpreter(policies._lets, policies._sources)
     bad: list[str] = []
-    for p in policies._policies:
-        for e in (p.when, p.unless):
-            for attr in interp.attrs_in(e) if e is not None else ():
-                try:
-                    read(attr, given)
-                except TypeError as exc:
-                    if str(exc) not in bad:
-                        bad.append(str(exc))
+    exprs = [e for p in policies._policies for e in (p.when, p.unless)]
+    exprs += [e for lim, _, _ in policies._limits for e in (*lim.keys, lim.when)]
+    for e in exprs:
+        for attr in interp.attrs_in(e) if e is not None else ():
+            try:
+                read(attr, given)
+            except TypeError as exc:
+                if str(exc) not in bad:
+                    bad.append(str(exc))
     if bad:
         return Decision(False, (), ("the request context is malformed",),
                         tuple(EvalError("ZT311", m) for m in bad))
@@ -56,7 +59,22 @@ def reference_decide(
                     matched.append(i)
         if matched and phase == "forbid":
             return policies._outcome(False, matched, tuple(errors))
-    return policies._outcome(bool(matched), matched, tuple(errors))
+    decision = policies._outcome(bool(matched), matched, tuple(errors))
+    if not decision.allowed:
+        return decision
+    hits = []
+    for lim, _, _ in policies._limits:
+        try:
+            applies = lim.when is None or interp.value(lim.when, given) is True
+        except R.Fail:
+            applies = True
+        if applies:
+            key = []
+            for k in lim.keys:
+                v = interp.raw(k, given) if isinstance(k, A.Attr) else None
+                key.append(None if isinstance(v, R.Absent) else v)
+            hits.append(LimitHit(lim.id, lim.amount, lim.window, tuple(key), lim.reason))
+    return replace(decision, limits=tuple(hits))
 
 
 def assert_allowed(policies: PolicySet, **context: Any) -> Decision:

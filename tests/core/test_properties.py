@@ -83,7 +83,10 @@ def policy_set(draw: st.DrawFn) -> str:
     lets = [f"let cond_a = {draw(cond.filter(lambda c: 'cond_' not in c))}",
             f"let cond_b = {draw(cond.filter(lambda c: 'cond_' not in c))}"]
     n = draw(st.integers(1, 8))
-    return "\n".join(lets + [draw(policy(i)) for i in range(n)])
+    limits = [f'limit "l{i}" 5 per 1m by {draw(st.sampled_from(STR_ATTRS + DYN_ATTRS[:3]))}'
+              + (f" when {draw(cond)}" if draw(st.booleans()) else "")
+              for i in range(draw(st.integers(0, 2)))]
+    return "\n".join(lets + [draw(policy(i)) for i in range(n)] + limits)
 
 
 json_scalar = st.one_of(st.none(), st.booleans(), st.integers(-2, 110), st.sampled_from(WORDS),
@@ -126,7 +129,7 @@ def context(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def summary(d: zt_policy.Decision) -> tuple[Any, ...]:
-    return (d.allowed, d.policies, d.reasons,
+    return (d.allowed, d.policies, d.reasons, d.limits,
             sorted((e.code, e.policy or "", e.location or "", e.message) for e in d.errors))
 
 
