@@ -73,7 +73,7 @@ def _shown(interp: Interpreter, a: A.Attr, roots: Mapping[str, Mapping[str, Any]
 def _values(
     interp: Interpreter, site: R.Site, roots: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, object]:
-    node = next((n for n, s in interp._sites.items() if s is site), None)
+    node = interp.node_of(site)
     if node is None:
         return {}
     return {a.dotted: _shown(interp, a, roots) for a in interp.attrs_in(node)}

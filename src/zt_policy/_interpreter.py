@@ -50,23 +50,29 @@ class Interpreter:
         lets: Mapping[str, A.Let],
         sources: Mapping[str, str],
         unknown: tuple[str, ...] = (),
+        sites: dict[int, tuple[Any, R.Site]] | None = None,
     ) -> None:
         self.lets = lets
         self.sources = sources
-        self.unknown = tuple(u.split(".") for u in unknown)
-        self._sites: dict[Any, R.Site] = {}
+        self.unknown = tuple(tuple(u.split(".")) for u in unknown)
+        # keyed by node identity (nodes live as long as their policy set); may be shared between
+        # interpreters of one policy set, since a node's site never changes
+        self._sites: dict[int, tuple[Any, R.Site]] = {} if sites is None else sites
         self._patterns: dict[str, LikePattern] = {}
         self._let_memo: dict[tuple[str, int], tuple[object, R.Fail | None]] = {}
 
     def site(self, e: Any) -> R.Site:
-        s = self._sites.get(e)
-        if s is None:
+        found = self._sites.get(id(e))
+        if found is None:
             text = e.dotted if isinstance(e, A.Attr) else span_text(self.sources, e.span)
-            s = self._sites[e] = R.Site(text, e.span)
-        return s
+            found = self._sites[id(e)] = (e, R.Site(text, e.span))
+        return found[1]
+
+    def node_of(self, site: R.Site) -> Any:
+        return next((n for n, s in self._sites.values() if s is site), None)
 
     def is_unknown(self, attr: A.Attr) -> bool:
-        return any(tuple(attr.path[: len(u)]) == tuple(u) for u in self.unknown)
+        return any(attr.path[: len(u)] == u for u in self.unknown)
 
     def raw(self, e: A.Attr, roots: Mapping[str, Mapping[str, Any]]) -> object:
         if self.unknown and self.is_unknown(e):

@@ -63,6 +63,8 @@ class PolicySet:
         self._slot_paths = tuple(slot_paths)
         self.generated_source = source
         self._touches = [self._attrs(p) for p in self._policies]
+        self._partial_plans: dict[tuple[str, ...], tuple[list[bool], bool]] = {}
+        self._site_cache: dict[int, tuple[Any, R.Site]] = {}
         self._limits = tuple(limits)
         self.limit_ids: tuple[str, ...] = tuple(lim.id for lim, _, _ in self._limits)
         # without limits, deciding is judging; with them, an allowed decision also carries the
@@ -267,20 +269,18 @@ class PolicySet:
             return False
         if not isinstance(x, tuple):
             return False
-        prefixes = tuple(tuple(u.split(".")) for u in unknown)
-        slots_unknown = any(self._slot_paths[s][: len(p)] == p for s in self._index.key_slots
-                            for p in prefixes)
+        plan = self._partial_plan(tuple(unknown))
+        touches, slots_unknown = plan
         if slots_unknown:
             n = len(self._policies)
             forbids = tuple(i for i in range(n) if self._policies[i].effect == "forbid")
             permits = tuple(i for i in range(n) if self._policies[i].effect == "permit")
         else:
             forbids, permits = self._index.lookup(x)
-        interp = Interpreter(self._lets, self._sources, tuple(unknown))
+        interp = Interpreter(self._lets, self._sources, tuple(unknown), self._site_cache)
 
         def outcome(i: int) -> object:
-            touches = any(t[: len(p)] == p for t in self._touches[i] for p in prefixes)
-            if touches:
+            if touches[i]:
                 return interp.matches(self._policies[i], given)
             return self._conds[i](x)
 
@@ -297,6 +297,17 @@ class PolicySet:
             except R.Fail:
                 continue
         return False
+
+    def _partial_plan(self, unknown: tuple[str, ...]) -> tuple[list[bool], bool]:
+        """Per policy, whether it reads an unknown attribute; and whether an index key is unknown."""
+        plan = self._partial_plans.get(unknown)
+        if plan is None:
+            prefixes = tuple(tuple(u.split(".")) for u in unknown)
+            touches = [any(t[: len(p)] == p for t in ts for p in prefixes) for ts in self._touches]
+            slots_unknown = any(self._slot_paths[s][: len(p)] == p
+                                for s in self._index.key_slots for p in prefixes)
+            plan = self._partial_plans[unknown] = (touches, slots_unknown)
+        return plan
 
     def _attrs(self, p: A.Policy) -> frozenset[tuple[str, ...]]:
         interp = Interpreter(self._lets, self._sources)
