@@ -61,6 +61,11 @@ class Verdict:
         return self.answer is not None and self.enforced
 
 
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    """A lone string means one value, not its characters ("10.0.0.0/8" is one network)."""
+    return (values,) if isinstance(values, str) else tuple(values)
+
+
 class HttpGuard:
     """Everything the HTTP adapters need to decide a request; build once, share freely."""
 
@@ -99,12 +104,12 @@ class HttpGuard:
             attribute_cache_size=attribute_cache_size,
         )
         self.options = ContextOptions(
-            trusted_proxies=parse_networks(trusted_proxies),
+            trusted_proxies=parse_networks(_strings(trusted_proxies)),
             actions=actions,
-            inference_paths=frozenset(inference_paths),
+            inference_paths=frozenset(_strings(inference_paths)),
             max_body_bytes=max_body_bytes,
-            headers=tuple(name.lower() for name in headers),
-            report_only=report_only if isinstance(report_only, bool) else tuple(report_only),
+            headers=tuple(name.lower() for name in _strings(headers)),
+            report_only=report_only if isinstance(report_only, bool) else _strings(report_only),
         )
         self.on_deny = on_deny
         self.on_decision = on_decision

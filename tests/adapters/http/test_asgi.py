@@ -285,3 +285,15 @@ def test_jwks_down_and_unknown_kid(rsa_key, jwks):
     assert response.status_code == 503 and response.json()["code"] == "jwks_unavailable"
     stranger = KeyPair.rsa("nobody")
     assert call(app, "GET", "/items/1", stranger.sign()).status_code in (401, 503)
+
+
+def test_single_strings_are_single_values(verifier, rsa_key):
+    guard = HttpGuard(
+        POLICIES, verifier=verifier, trusted_proxies="127.0.0.1", report_only="/internal"
+    )
+    app = fastapi_app(guard)
+    response = call(
+        app, "GET", "/internal", rsa_key.sign(), headers={"x-forwarded-for": "10.2.3.4"}
+    )
+    assert response.status_code == 200 and response.json()["request"]["ip"] == "10.2.3.4"
+    assert response.json()["enforced"] is False
