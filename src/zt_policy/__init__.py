@@ -20,6 +20,7 @@ from ._diagnostics import Diagnostic, PolicyError, Span
 from ._limits import Limits
 from ._policyset import ContextError, PolicySet
 from ._schema import Schema
+from ._store import PolicyStore
 from .models import Device, Identity, Request, Signals
 
 __version__ = "0.1.0"
@@ -35,6 +36,7 @@ __all__ = [
     "Limits",
     "PolicyError",
     "PolicySet",
+    "PolicyStore",
     "PolicyTrace",
     "Request",
     "Schema",
