@@ -18,10 +18,20 @@ Batch = Callable[..., Any]
 
 
 def interleaved_ratio(a: Batch, b: Batch, make_args: Callable[[], tuple[Any, ...]],
-                      budget: float = 0.6, min_pairs: int = 15, max_pairs: int = 400) -> float:
-    """Median over alternating rounds of time(a) / time(b); both get the same fresh args."""
+                      budget: float = 0.6, min_pairs: int = 15, max_pairs: int = 400,
+                      warm: bool = True) -> float:
+    """Median over alternating rounds of time(a) / time(b); both get the same fresh args.
+
+    With ``warm``, each side runs once untimed right before its timed run, so that
+    neither pays for the CPU caches the other one just evicted (a native engine
+    moving megabytes through JSON makes the next Python loop start cold), as in a
+    separate benchmark. Not for decision caches: a warm-up on the same args would
+    turn every later miss into a hit.
+    """
 
     def timed(fn: Batch, args: tuple[Any, ...]) -> float:
+        if warm:
+            fn(*args)
         start = time.perf_counter()
         fn(*args)
         return time.perf_counter() - start

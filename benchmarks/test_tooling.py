@@ -77,6 +77,10 @@ def test_interleaved_ratios_take_precedence() -> None:
     results[f"ratio-floor/{ZT_UNCACHED}/1000"] = 2.5  # the robust A/B measurement says 2.5x
     assert check_ratios.evaluate(results)[0].value == 2.5
     assert not check_ratios.failed(check_ratios.evaluate(results))
+    results["ratio-peer/regorus/1000"] = 4.0  # medians say 5x, A/B says 4x: A/B wins
+    assert check_ratios.evaluate(results)[1].value == 4.0
+    assert [v.name.split(",")[0] for v in check_ratios.failed(check_ratios.evaluate(results))] == [
+        "fastest peer / uncached decide()"]
 
 
 def test_missing_figures_are_not_failures() -> None:
