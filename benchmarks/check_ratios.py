@@ -4,7 +4,8 @@ Usage (what CI runs; the pytest run also applies the same checks by itself):
 
     python -m pytest benchmarks/ --benchmark-only --benchmark-json=bench.json
     python benchmarks/check_ratios.py bench.json            # exit 1 if a gated target is missed
-    python benchmarks/check_ratios.py bench.json --markdown  # the table for docs/benchmarks.md
+    python benchmarks/check_ratios.py bench.json --markdown  # the tables only
+    python benchmarks/check_ratios.py bench.json --update-docs docs/benchmarks.md
 
 Why ratios: absolute times change with the machine; the floor (a hand-written
 indexed Python function) and the peers run in the same process on the same
@@ -15,9 +16,11 @@ Compile time is an absolute target, so it is reported but only warns.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 N = 1000
@@ -161,10 +164,46 @@ def load_json(path: Path) -> dict[str, float]:
     return results
 
 
+START, END = "<!-- figures:start -->", "<!-- figures:end -->"
+
+
+def _environment(json_path: Path) -> str:
+    """One line saying where the figures come from, from pytest-benchmark's own records."""
+    data = json.loads(json_path.read_text())
+    cpu = data.get("machine_info", {}).get("cpu", {})
+    commit = data.get("commit_info", {})
+    versions = []
+    for dist in ("cedarpy", "pycasbin", "gordon-to-regorus"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions.append(f"{dist} {metadata.version(dist)}")
+    return (f"{cpu.get('count', '?')} CPUs ({cpu.get('brand_raw', 'unknown CPU')}), CPython "
+            f"{data.get('machine_info', {}).get('python_version', '?')}, "
+            f"{', '.join(versions) or 'no peers installed'}; commit "
+            f"`{str(commit.get('id', 'unknown'))[:7]}`"
+            f"{' with uncommitted changes' if commit.get('dirty') else ''}, "
+            f"{str(commit.get('time', ''))[:16].replace('T', ' ')} UTC.")
+
+
+def update_docs(doc: Path, json_path: Path, table: str) -> None:
+    """Replace the figures between the START and END markers of ``doc``."""
+    text = doc.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    if not rest or END not in rest:
+        raise ValueError(f"{doc} has no {START} ... {END} block")
+    block = (f"{START}\nMeasured with\n\n```\npython -m pytest benchmarks/ --benchmark-only "
+             f"--benchmark-json=bench.json\npython benchmarks/check_ratios.py bench.json "
+             f"--update-docs docs/benchmarks.md\n```\n\non {_environment(json_path)}\n\n"
+             f"{table}\n{END}")
+    doc.write_text(head + block + tail)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("json", type=Path, help="file written by --benchmark-json")
     parser.add_argument("--markdown", action="store_true", help="print the tables only")
+    parser.add_argument("--update-docs", type=Path, metavar="MD",
+                        help="write the tables into MD between the figures markers")
     parser.add_argument("--max-floor-ratio", type=float, default=MAX_FLOOR_RATIO)
     parser.add_argument("--min-peer-speedup", type=float, default=MIN_PEER_SPEEDUP)
     args = parser.parse_args(argv)
@@ -175,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     verdicts = evaluate(results, args.max_floor_ratio, args.min_peer_speedup)
     print(render(results, verdicts))
-    if args.markdown:
+    if args.update_docs:
+        update_docs(args.update_docs, args.json, render(results, verdicts))
+    if args.markdown or args.update_docs:
         return 0
     missed = failed(verdicts)
     for v in missed:

@@ -108,5 +108,12 @@ def test_json_round_trip_and_cli(tmp_path: Path) -> None:
     assert check_ratios.main([str(path)]) == 1  # 4x the floor misses the 3x target
     assert check_ratios.main([str(path), "--max-floor-ratio", "5"]) == 0
     assert check_ratios.main([str(path), "--markdown"]) == 0
+    doc = tmp_path / "bench.md"
+    doc.write_text(f"intro\n{check_ratios.START}\nold figures\n{check_ratios.END}\noutro\n")
+    assert check_ratios.main([str(path), "--update-docs", str(doc)]) == 0
+    text = doc.read_text()
+    assert text.startswith("intro\n") and text.endswith("\noutro\n")
+    assert "old figures" not in text and "| zt-policy uncached | - | 2.00 | 4.0x |" not in text
+    assert "| zt-policy uncached | 2.00 | 4.0x |" in text
     path.write_text("")
     assert check_ratios.main([str(path)]) == 2
