@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import _ast as A
 from ._checker import Checker
-from ._codegen import generate, key_function
+from ._codegen import finish, key_function, prepare
 from ._diagnostics import Diagnostic, PolicyError, Span
 from ._index import Index
 from ._indexer import plan
@@ -22,6 +22,10 @@ from ._policyset import PolicySet
 from ._schema import DEFAULT_SCHEMA, Schema
 
 DEFAULT_CACHE_SIZE = 4096
+
+
+def _never(x: tuple[object, ...]) -> bool:
+    return False
 
 
 def compile_sources(
@@ -49,13 +53,18 @@ def compile_sources(
         raise PolicyError(diags)
     sources = {f.name: f.text for f in files}
     roots = tuple(schema.roots)
-    gen = generate(checked.policies, checked.lets, sources, roots, checked.limits)
-    slot_of = {s: i for i, s in enumerate(gen.slots)}
-    index = plan(checked.policies, checked.lets, slot_of)
-    index.key_fn = key_function(index.key_slots, index.normalizers)
+    prep = prepare(checked.policies, checked.lets, sources, roots, checked.limits)
+    slot_of = {s: i for i, s in enumerate(prep.slots)}
+    iplan = plan(checked.policies, checked.lets, slot_of)
+    probe = Index(iplan.key_slots, iplan.known, iplan.keys, iplan.forbid,
+                  [_never] * len(checked.policies))
     size = DEFAULT_CACHE_SIZE if cache_size is None else cache_size
-    if cache_size is None and not _worth_caching(checked.policies, checked.lets, index):
+    if cache_size is None and not _worth_caching(checked.policies, checked.lets, probe):
         size = 0
+    gen = finish(prep, iplan.residual_whens, freeze=size > 0)
+    index = Index(iplan.key_slots, iplan.known, iplan.keys, iplan.forbid, gen.conditions,
+                  gen.residuals)
+    index.key_fn = key_function(index.key_slots, index.normalizers)
     return PolicySet(
         policies=checked.policies,
         lets=checked.lets,

@@ -49,6 +49,7 @@ class Generated:
     args: tuple[str, ...] = ()  # the roots the extractor takes, in order
     limits: list[tuple[Callable[[tuple[object, ...]], bool], tuple[int, ...]]] = field(
         default_factory=list)  # per limit: its condition and the slots of its keys
+    residuals: list[Callable[[tuple[object, ...]], bool] | None] = field(default_factory=list)
 
 
 @dataclass
@@ -188,19 +189,19 @@ class _Gen:
         raise AssertionError(op)  # pragma: no cover
 
     # -- the extractor ---------------------------------------------------------------------
-    def extractor(self) -> list[str]:
+    def extractor(self, freeze: bool = True) -> list[str]:
         params = ", ".join(f"r_{r}" for r in self.roots)
         out = [f"def extract({params}):", "    bad = None"]
         names = []
         for s, i in sorted(self.slots.items(), key=lambda kv: kv[1]):
             names.append(f"s{i}")
-            out.extend("    " + line for line in self.read_slot(s, f"s{i}"))
+            out.extend("    " + line for line in self.read_slot(s, f"s{i}", freeze))
         out.append("    if bad is not None:")
         out.append("        return bad")
         out.append(f"    return ({''.join(n + ', ' for n in names)})")
         return out
 
-    def read_slot(self, s: Slot, var: str) -> list[str]:
+    def read_slot(self, s: Slot, var: str, freeze: bool) -> list[str]:
         attr = s.attr
         if s.has_key is not None:
             target = self.const(attr, ("attr", attr))
@@ -222,7 +223,7 @@ class _Gen:
                 "if v is None:",
                 f"    {var} = {default}",
                 f"elif {fast}:",
-                f"    {var} = {'tuple(v)' if t.kind == 'list' else 'v'}",
+                f"    {var} = {'tuple(v)' if t.kind == 'list' and freeze else 'v'}",
                 "else:",
                 f"    {var}, bad = _check({ttype}, v, {attr.dotted!r}, bad)",
             ]
@@ -302,6 +303,93 @@ _HELPERS: dict[str, object] = {
 }
 
 
+@dataclass
+class Prepared:
+    """Conditions turned into code, not yet compiled: the slots are known, so the index can be
+    planned before the rest (residual conditions, the extractor) is generated."""
+
+    gen: _Gen
+    policies: list[A.Policy]
+    exprs: list[str]
+    limits: list[A.Limit]
+    limit_exprs: list[str]
+    limit_keys: list[tuple[int, ...]]
+
+    @property
+    def slots(self) -> list[Slot]:
+        return [s for s, _ in sorted(self.gen.slots.items(), key=lambda kv: kv[1])]
+
+
+def prepare(
+    policies: list[A.Policy],
+    lets: Mapping[str, A.Let],
+    sources: Mapping[str, str],
+    roots: tuple[str, ...],
+    limits: list[A.Limit] | None = None,
+) -> Prepared:
+    gen = _Gen(lets, sources, roots)
+    exprs = [_policy_code(gen, p.when, p.unless) for p in policies]
+    limit_keys: list[tuple[int, ...]] = []
+    limit_exprs: list[str] = []
+    for lim in limits or ():
+        limit_exprs.append(gen.cond(lim.when) if lim.when is not None else "True")
+        limit_keys.append(tuple(gen.slot(Slot(k)) for k in lim.keys if isinstance(k, A.Attr)))
+    return Prepared(gen, policies, exprs, list(limits or ()), limit_exprs, limit_keys)
+
+
+def _policy_code(gen: _Gen, when: A.Expr | None, unless: A.Expr | None) -> str:
+    parts = []
+    if when is not None:
+        parts.append(gen.cond(when))
+    if unless is not None:
+        parts.append(f"not {gen.cond(unless)}")
+    return " and ".join(parts) or "True"
+
+
+def finish(
+    prep: Prepared, residual_whens: Mapping[int, A.Expr | None], *, freeze: bool
+) -> Generated:
+    """Generate the residual conditions and the extractor, then compile everything at once.
+
+    ``residual_whens``: for a policy the index can fully confirm, its `when` without the
+    conjuncts the index has already checked. ``freeze``: store lists as tuples, so that the slot
+    tuple can be a cache key (only needed when there is a decision cache).
+    """
+    gen = prep.gen
+    residual_exprs = {i: _policy_code(gen, w, prep.policies[i].unless)
+                      for i, w in residual_whens.items()}
+    known = {**gen.consts, **_HELPERS}
+
+    def fn(name: str, comment: str, expr: str) -> str:
+        used = sorted({m for m in _NAME.findall(expr) if m in known})
+        params = "".join(f", {u}={u}" for u in used)
+        return f"def {name}(x{params}):\n    # {comment}\n    return {expr}\n"
+
+    # let functions may call each other; each is defined after the ones it calls
+    bodies = [fn(name, comment.lstrip("# "), expr) for name, comment, expr in gen.let_bodies]
+    for n, (p, expr) in enumerate(zip(prep.policies, prep.exprs, strict=True)):
+        bodies.append(fn(f"p{n}", f"{p.effect} {p.id!r}", expr))
+        if n in residual_exprs:
+            bodies.append(fn(f"q{n}", f"{p.effect} {p.id!r}, index-confirmed", residual_exprs[n]))
+    for n, (lim, expr) in enumerate(zip(prep.limits, prep.limit_exprs, strict=True)):
+        bodies.append(fn(f"l{n}", f"limit {lim.id!r}", expr))
+    std = ("identity", "device", "request")
+    used_roots = {s.attr.path[0] for s in gen.slots}
+    gen.roots = std + tuple(r for r in gen.roots if r not in std and r in used_roots)
+    source = "\n".join(gen.extractor(freeze)) + "\n\n" + "\n".join(bodies)
+    filename = f"<zt-policy generated {next(_counter)}>"
+    namespace: dict[str, Any] = {k: v for k, v in {**gen.consts, **_HELPERS}.items()
+                                 if k not in gen.let_funcs()}  # the extractor added constants
+    code = compile(source, filename, "exec")
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(code, namespace)
+    conds = [namespace[f"p{n}"] for n in range(len(prep.policies))]
+    residuals = [namespace.get(f"q{n}") for n in range(len(prep.policies))]
+    limit_conds = [namespace[f"l{n}"] for n in range(len(prep.limit_exprs))]
+    return Generated(namespace["extract"], conds, prep.slots, source, filename, gen.roots,
+                     list(zip(limit_conds, prep.limit_keys, strict=True)), residuals)
+
+
 def generate(
     policies: list[A.Policy],
     lets: Mapping[str, A.Let],
@@ -309,50 +397,8 @@ def generate(
     roots: tuple[str, ...],
     limits: list[A.Limit] | None = None,
 ) -> Generated:
-    gen = _Gen(lets, sources, roots)
-    exprs: list[str] = []
-    for p in policies:
-        parts = []
-        if p.when is not None:
-            parts.append(gen.cond(p.when))
-        if p.unless is not None:
-            parts.append(f"not {gen.cond(p.unless)}")
-        exprs.append(" and ".join(parts) or "True")
-    limit_keys: list[tuple[int, ...]] = []
-    limit_exprs: list[str] = []
-    for lim in limits or ():
-        limit_exprs.append(gen.cond(lim.when) if lim.when is not None else "True")
-        limit_keys.append(tuple(gen.slot(Slot(k)) for k in lim.keys if isinstance(k, A.Attr)))
-    known = {**gen.consts, **_HELPERS}
-    bodies = []
-    # let functions may call each other; each is defined after the ones it calls
-    for fname, comment, expr in gen.let_bodies:
-        used = sorted({m for m in _NAME.findall(expr) if m in known})
-        params = "".join(f", {u}={u}" for u in used)
-        bodies.append(f"def {fname}(x{params}):\n    {comment}\n    return {expr}\n")
-    for n, (p, expr) in enumerate(zip(policies, exprs, strict=False)):
-        used = sorted({m for m in _NAME.findall(expr) if m in known})
-        params = "".join(f", {u}={u}" for u in used)
-        bodies.append(f"def p{n}(x{params}):\n    # {p.effect} {p.id!r}\n    return {expr}\n")
-    for n, (lim, expr) in enumerate(zip(limits or (), limit_exprs, strict=True)):
-        used = sorted({m for m in _NAME.findall(expr) if m in known})
-        params = "".join(f", {u}={u}" for u in used)
-        bodies.append(f"def l{n}(x{params}):\n    # limit {lim.id!r}\n    return {expr}\n")
-    std = ("identity", "device", "request")
-    used_roots = {s.attr.path[0] for s in gen.slots}
-    gen.roots = std + tuple(r for r in roots if r not in std and r in used_roots)
-    source = "\n".join(gen.extractor()) + "\n\n" + "\n".join(bodies)
-    filename = f"<zt-policy generated {next(_counter)}>"
-    namespace: dict[str, Any] = {k: v for k, v in {**gen.consts, **_HELPERS}.items()
-                                 if k not in gen.let_funcs()}
-    code = compile(source, filename, "exec")
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(code, namespace)
-    conds = [namespace[f"p{n}"] for n in range(len(policies))]
-    slots = [s for s, _ in sorted(gen.slots.items(), key=lambda kv: kv[1])]
-    limit_conds = [namespace[f"l{n}"] for n in range(len(limit_exprs))]
-    return Generated(namespace["extract"], conds, slots, source, filename, gen.roots,
-                     list(zip(limit_conds, limit_keys, strict=True)))
+    """All in one go, without an index (for tools and tests)."""
+    return finish(prepare(policies, lets, sources, roots, limits), {}, freeze=True)
 
 
 def key_function(slots: tuple[int, ...], normalizers: tuple[dict[object, object], ...]) -> Any:

@@ -8,13 +8,16 @@ Results are memoised per key; the key space is bounded by the values the policie
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
 from ._runtime import MISSING
 
 PolicyKeys = tuple[tuple[int, frozenset[str]], ...]  # (key position, accepted values), in order
+Cond = Callable[[tuple[object, ...]], bool]
+Entry = tuple[int, Cond]  # a candidate policy and the condition to run for it
+Candidates = tuple[tuple[Entry, ...], tuple[Entry, ...]]  # forbids, permits
 OTHER = None  # in a key: a present value that no policy mentions
 MEMO_SIZE = 8192
 
@@ -31,11 +34,13 @@ class _Group:
 class Index:
     __slots__ = (
         "_always",
+        "_conds",
         "_forbid",
         "_get",
         "_groups",
         "_known",
         "_norm",
+        "_residuals",
         "key_fn",
         "key_slots",
         "memo",
@@ -48,10 +53,14 @@ class Index:
         known: tuple[frozenset[str], ...],
         keys: Sequence[PolicyKeys | None],
         forbid: tuple[bool, ...],
+        conds: Sequence[Cond],
+        residuals: Sequence[Cond | None] = (),
     ) -> None:
         self.key_slots = key_slots
         self._known = known
         self._forbid = forbid
+        self._conds = conds
+        self._residuals = residuals or [None] * len(conds)
         self.n = len(keys)
         self._always = [i for i, k in enumerate(keys) if k is None]
         groups: dict[tuple[int, ...], _Group] = {}
@@ -67,11 +76,11 @@ class Index:
                 for c in combos:
                     g.tables[depth].setdefault(c, []).append(i)
         self._groups = list(groups.values())
-        self.memo: dict[tuple[object, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self.memo: dict[tuple[object, ...], Candidates] = {}
         self._norm: tuple[dict[object, object], ...] = tuple(
             {**{v: v for v in k}, MISSING: MISSING} for k in known)
         self._get: Any = itemgetter(*key_slots) if key_slots else None
-        self.key_fn: Any = None  # the build side may install a generated, faster `key`
+        self.key_fn: Any = self.key  # the build side installs a generated, faster one
 
     @property
     def normalizers(self) -> tuple[dict[object, object], ...]:
@@ -83,8 +92,6 @@ class Index:
         Typed string slots hold a str, a schema default or MISSING, so all are hashable; the
         work is done by C-level itemgetter/map/dict.get.
         """
-        if self.key_fn is not None:
-            return self.key_fn(x)  # type: ignore[no-any-return]
         if not self._norm:
             return ()
         vals = self._get(x)
@@ -92,14 +99,18 @@ class Index:
             vals = (vals,)
         return tuple(map(dict.get, self._norm, vals))
 
-    def lookup(self, x: Sequence[object]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def lookup(self, x: Sequence[object]) -> Candidates:
         """(candidate forbids, candidate permits), each in source order."""
-        key = self.key_fn(x) if self.key_fn is not None else self.key(x)
+        key = self.key_fn(x)
         found = self.memo.get(key)
         return found if found is not None else self.compute(key)
 
-    def compute(self, key: tuple[object, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        ids = set(self._always)
+    def compute(self, key: tuple[object, ...]) -> Candidates:
+        """Candidates for a key: a policy whose indexed constraints all matched runs its residual
+        condition (the constraints are known true); one cut short by a missing attribute runs
+        in full, so that the missing attribute is reported as the error it is."""
+        full: set[int] = set(self._always)
+        confirmed: set[int] = set()
         for g in self._groups:
             j = 0
             for pos in g.sig:
@@ -107,16 +118,21 @@ class Index:
                     break
                 j += 1
             if j == 0:
-                ids.update(g.ids)
-            else:
-                ids.update(g.tables[j].get(tuple(key[pos] for pos in g.sig[:j]), ()))  # type: ignore[misc]
-        ordered = sorted(ids)
+                full.update(g.ids)
+                continue
+            found = g.tables[j].get(tuple(key[pos] for pos in g.sig[:j]), ())  # type: ignore[misc]
+            (confirmed if j == len(g.sig) else full).update(found)
+        entries: list[Entry] = []
+        for i in sorted(full | confirmed):
+            residual = self._residuals[i] if i in confirmed else None
+            entries.append((i, residual if residual is not None else self._conds[i]))
         forbid = self._forbid
-        found = (tuple(i for i in ordered if forbid[i]), tuple(i for i in ordered if not forbid[i]))
+        found_entries = (tuple(e for e in entries if forbid[e[0]]),
+                         tuple(e for e in entries if not forbid[e[0]]))
         if len(self.memo) >= MEMO_SIZE:
             self.memo.clear()
-        self.memo[key] = found
-        return found
+        self.memo[key] = found_entries
+        return found_entries
 
     def worst_candidates(self) -> list[int]:
         """A largest candidate set any context can produce (an upper bound, for cost estimates)."""

@@ -8,52 +8,77 @@ so skipping a policy never hides an error it would have raised: the index never 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from . import _ast as A
 from ._codegen import Slot, _never_absent, _static
-from ._index import Index, PolicyKeys
+from ._index import PolicyKeys
 
 MAX_KEYS = 4
 MAX_EXPANSION = 256
+
+
+@dataclass
+class IndexPlan:
+    """What the index needs at run time, and for each policy it can fully confirm, the `when`
+    left once the confirmed constraints are taken out (None: nothing left)."""
+
+    key_slots: tuple[int, ...]
+    known: tuple[frozenset[str], ...]
+    keys: list[PolicyKeys | None]
+    forbid: tuple[bool, ...]
+    residual_whens: dict[int, A.Expr | None]
 
 
 def plan(
     policies: list[A.Policy],
     lets: Mapping[str, A.Let],
     slot_of: Mapping[Slot, int],
-) -> Index:
-    per_policy: list[list[tuple[A.Attr, frozenset[str]]]] = []
+) -> IndexPlan:
+    per_policy: list[list[tuple[A.Attr, frozenset[str], A.Expr]]] = []
+    conjuncts: list[list[A.Expr]] = []
     memo: dict[str, bool] = {}
     for p in policies:
-        per_policy.append(_constraints(p.when, lets, memo) if p.when is not None else [])
+        parts = _conjuncts(p.when, lets) if p.when is not None else []
+        conjuncts.append(parts)
+        per_policy.append(_constraints(parts, lets, memo))
     counts: dict[A.Attr | tuple[str, ...], int] = {}
     for cons in per_policy:
-        for attr, _ in cons:
+        for attr, _, _ in cons:
             counts[attr.path] = counts.get(attr.path, 0) + 1
     chosen = sorted(counts, key=lambda k: (-counts[k], k))[:MAX_KEYS]
     key_paths = [c for c in chosen if isinstance(c, tuple)]
     position = {path: j for j, path in enumerate(key_paths)}
     known: list[set[str]] = [set() for _ in key_paths]
     keys: list[PolicyKeys | None] = []
-    for cons in per_policy:
+    residual: dict[int, A.Expr | None] = {}
+    for n, cons in enumerate(per_policy):
         usable: list[tuple[int, frozenset[str]]] = []
+        confirmed: list[A.Expr] = []
         size = 1
-        for attr, values in cons:
+        for attr, values, node in cons:
             if attr.path not in position:
                 break  # later constraints would be reached only through an unindexed attribute
             size *= len(values)
             if size > MAX_EXPANSION:
                 break
             usable.append((position[attr.path], values))
+            confirmed.append(node)
         for j, values in usable:
             known[j].update(values)
         keys.append(tuple(usable) if usable else None)
+        if usable and len(conjuncts[n]) < MAX_CONJUNCTS:
+            rest = [c for c in conjuncts[n] if not any(c is k for k in confirmed)]
+            p = policies[n]
+            residual[n] = (None if not rest else rest[0] if len(rest) == 1
+                           else A.And(tuple(rest), p.when.span if p.when else p.span))
     slot_indexes = []
     for path in key_paths:
         slot = next(i for s, i in slot_of.items() if s.has_key is None and s.attr.path == path)
         slot_indexes.append(slot)
     forbid = tuple(p.effect == "forbid" for p in policies)
-    return Index(tuple(slot_indexes), tuple(frozenset(k) for k in known), keys, forbid)
+    return IndexPlan(tuple(slot_indexes), tuple(frozenset(k) for k in known), keys, forbid,
+                     residual)
 
 
 MAX_CONJUNCTS = 64
@@ -75,16 +100,16 @@ def _conjuncts(e: A.Expr, lets: Mapping[str, A.Let]) -> list[A.Expr]:
 
 
 def _constraints(
-    e: A.Expr, lets: Mapping[str, A.Let], memo: dict[str, bool]
-) -> list[tuple[A.Attr, frozenset[str]]]:
-    out: list[tuple[A.Attr, frozenset[str]]] = []
+    conjuncts: list[A.Expr], lets: Mapping[str, A.Let], memo: dict[str, bool]
+) -> list[tuple[A.Attr, frozenset[str], A.Expr]]:
+    out: list[tuple[A.Attr, frozenset[str], A.Expr]] = []
     seen: set[tuple[str, ...]] = set()
-    for c in _conjuncts(e, lets):
+    for c in conjuncts:
         con = _constraint(c)
         if con is not None:
             if con[0].path not in seen:
                 seen.add(con[0].path)
-                out.append(con)
+                out.append((*con, c))
             continue
         if may_fail(c, lets, memo):
             break

@@ -16,7 +16,7 @@ from . import _runtime as R
 from ._cache import DecisionCache
 from ._decision import Decision, EvalError, LimitHit, PolicyTrace
 from ._explain import to_error, trace
-from ._index import Index
+from ._index import Candidates, Index
 from ._interpreter import Interpreter
 from ._reading import root_mapping
 
@@ -57,6 +57,7 @@ class PolicySet:
         self._cache = DecisionCache(cache_size) if cache_size > 0 else None
         self._outcomes: dict[tuple[bool, tuple[int, ...]], Decision] = {}
         self._outcomes_one = [self._outcome(True, [i], ()) for i in range(len(self._policies))]
+        self._forbid_one = [self._outcome(False, [i], ()) for i in range(len(self._policies))]
         self._args = args
         self._simple = args == ("identity", "device", "request")
         self.reads: frozenset[str] = frozenset(slot_names)
@@ -69,7 +70,7 @@ class PolicySet:
         self.limit_ids: tuple[str, ...] = tuple(lim.id for lim, _, _ in self._limits)
         # without limits, deciding is judging; with them, an allowed decision also carries the
         # limits that apply to it (bound once here so the common case pays no extra call)
-        self._evaluate = self._judge if not self._limits else self._judge_and_limit
+        self._evaluate = self._lookup_and_judge if not self._limits else self._judge_and_limit
 
     # -- introspection -----------------------------------------------------------------------
     @property
@@ -104,7 +105,21 @@ class PolicySet:
                 if isinstance(given, Decision):
                     return given
                 identity, device, request = given["identity"], given["device"], given["request"]
-            return self._decide_x(identity, device, request)
+            if self._cache is not None:
+                return self._decide_x(identity, device, request)
+            # the hot path, flattened: extract, look the candidates up, judge them
+            try:
+                x = self._extract(identity, device, request)
+                if isinstance(x, list):
+                    return _malformed(x)
+                if self._limits:
+                    return self._judge_and_limit(x)
+                index = self._index
+                key = index.key_fn(x)
+                found = index.memo.get(key)
+                return self._judge(x, found if found is not None else index.compute(key))
+            except Exception as exc:  # fail closed on anything unforeseen in caller data
+                return _internal(exc)
         given = self._given(identity, device, request, roots)
         if isinstance(given, Decision):
             return given
@@ -154,8 +169,14 @@ class PolicySet:
             cache.put(x, decision)
         return decision
 
+    def _lookup_and_judge(self, x: tuple[object, ...]) -> Decision:
+        index = self._index
+        key = index.key_fn(x)
+        found = index.memo.get(key)
+        return self._judge(x, found if found is not None else index.compute(key))
+
     def _judge_and_limit(self, x: tuple[object, ...]) -> Decision:
-        decision = self._judge(x)
+        decision = self._lookup_and_judge(x)
         if not decision.allowed:
             return decision
         hits = []
@@ -171,27 +192,21 @@ class PolicySet:
             return decision
         return replace(decision, limits=tuple(hits))
 
-    def _judge(self, x: tuple[object, ...]) -> Decision:
-        index = self._index
-        key = index.key_fn(x) if index.key_fn is not None else index.key(x)
-        found = index.memo.get(key)
-        if found is None:
-            found = index.compute(key)
-        forbids, permits = found
-        conds = self._conds
+    def _judge(self, x: tuple[object, ...], candidates: Candidates) -> Decision:
+        forbids, permits = candidates
         if not forbids and len(permits) == 1:  # the common shape: one candidate, no error
-            i = permits[0]
+            i, cond = permits[0]
             try:
-                ok = conds[i](x)
+                ok = cond(x)
             except R.Fail:
                 pass
             else:
                 return self._outcomes_one[i] if ok else _DEFAULT_DENY
         matched: list[int] = []
         errors: list[EvalError] | None = None
-        for i in forbids:
+        for i, cond in forbids:
             try:
-                if conds[i](x):
+                if cond(x):
                     matched.append(i)
             except R.Fail as f:
                 errors = errors or []
@@ -199,15 +214,17 @@ class PolicySet:
                 matched.append(i)
         allowed = False
         if not matched:
-            for i in permits:
+            for i, cond in permits:
                 try:
-                    if conds[i](x):
+                    if cond(x):
                         matched.append(i)
                 except R.Fail as f:
                     errors = errors or []
                     errors.append(to_error(f, self._policies[i].id))
             allowed = bool(matched)
         if errors is None:
+            if len(matched) == 1:
+                return (self._outcomes_one if allowed else self._forbid_one)[matched[0]]
             outcome_key = (allowed, tuple(matched))
             decision = self._outcomes.get(outcome_key)
             if decision is None:
@@ -235,7 +252,7 @@ class PolicySet:
             skipped = tuple(PolicyTrace(p.id, p.effect, "not evaluated", False)
                             for p in self._policies)
             return replace(decision, explanation=skipped)
-        cands = set(forbids) | set(permits)
+        cands = {i for i, _ in (*forbids, *permits)}
         traces: list[PolicyTrace] = []
         for i, p in enumerate(self._policies):
             try:
@@ -276,7 +293,9 @@ class PolicySet:
             forbids = tuple(i for i in range(n) if self._policies[i].effect == "forbid")
             permits = tuple(i for i in range(n) if self._policies[i].effect == "permit")
         else:
-            forbids, permits = self._index.lookup(x)
+            found = self._index.lookup(x)
+            forbids = tuple(i for i, _ in found[0])
+            permits = tuple(i for i, _ in found[1])
         interp = Interpreter(self._lets, self._sources, tuple(unknown), self._site_cache)
 
         def outcome(i: int) -> object:
