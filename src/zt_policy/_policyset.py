@@ -237,7 +237,14 @@ class PolicySet:
             return _DEFAULT_DENY if not errors else Decision(False, (), _DEFAULT_DENY.reasons, errors)
         ps = [self._policies[i] for i in matched]
         verb = "permits" if allowed else "forbids"
-        reasons = tuple(p.reason or f'policy "{p.id}" {verb} this request' for p in ps)
+        failed = {e.policy: e for e in errors} if not allowed else {}
+        reasons = tuple(
+            # a forbid that matched only because it failed must not claim its own reason
+            f'policy "{p.id}" could not be evaluated ({failed[p.id].code}), so the request is '
+            "denied" if p.id in failed
+            else p.reason or f'policy "{p.id}" {verb} this request'
+            for p in ps
+        )
         return Decision(allowed, tuple(p.id for p in ps), reasons, errors)
 
     def _explained(self, decision: Decision, roots: Mapping[str, Mapping[str, Any]]) -> Decision:
