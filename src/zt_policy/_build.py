@@ -61,9 +61,9 @@ def compile_sources(
     size = DEFAULT_CACHE_SIZE if cache_size is None else cache_size
     if cache_size is None and not _worth_caching(checked.policies, checked.lets, probe):
         size = 0
-    gen = finish(prep, iplan.residual_whens, freeze=size > 0)
-    index = Index(iplan.key_slots, iplan.known, iplan.keys, iplan.forbid, gen.conditions,
-                  gen.residuals)
+    index = Index(iplan.key_slots, iplan.known, iplan.keys, iplan.forbid, [])
+    gen = finish(prep, iplan.residual_whens, freeze=size > 0, index=index)
+    index.set_conditions(gen.conditions, gen.residuals)
     index.key_fn = key_function(index.key_slots, index.normalizers)
     return PolicySet(
         policies=checked.policies,
@@ -74,6 +74,7 @@ def compile_sources(
         limits=[(lim, cond, keys) for lim, (cond, keys) in zip(checked.limits, gen.limits,
                                                                 strict=True)],
         extract=gen.extract,
+        front=gen.front,
         conditions=gen.conditions,
         slot_names=[s.name for s in gen.slots],
         slot_paths=[s.attr.path for s in gen.slots],

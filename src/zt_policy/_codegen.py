@@ -50,6 +50,7 @@ class Generated:
     limits: list[tuple[Callable[[tuple[object, ...]], bool], tuple[int, ...]]] = field(
         default_factory=list)  # per limit: its condition and the slots of its keys
     residuals: list[Callable[[tuple[object, ...]], bool] | None] = field(default_factory=list)
+    front: Any = None  # extract + index lookup in one call, when generated with an index
 
 
 @dataclass
@@ -189,16 +190,24 @@ class _Gen:
         raise AssertionError(op)  # pragma: no cover
 
     # -- the extractor ---------------------------------------------------------------------
-    def extractor(self, freeze: bool = True) -> list[str]:
+    def extractor(self, freeze: bool = True, key_slots: tuple[int, ...] | None = None) -> list[str]:
+        """`extract(roots) -> slots | problems`; with ``key_slots``, `front(roots)` instead, which
+        also looks the rule index up: `(slots, candidates)`, or `(problems, None)`."""
         params = ", ".join(f"r_{r}" for r in self.roots)
-        out = [f"def extract({params}):", "    bad = None"]
+        name = "extract" if key_slots is None else "front"
+        out = [f"def {name}({params}):", "    bad = None"]
         names = []
         for s, i in sorted(self.slots.items(), key=lambda kv: kv[1]):
             names.append(f"s{i}")
             out.extend("    " + line for line in self.read_slot(s, f"s{i}", freeze))
-        out.append("    if bad is not None:")
-        out.append("        return bad")
-        out.append(f"    return ({''.join(n + ', ' for n in names)})")
+        slots = f"({''.join(n + ', ' for n in names)})"
+        if key_slots is None:
+            out += ["    if bad is not None:", "        return bad", f"    return {slots}"]
+            return out
+        key = "".join(f"_n{j}.get(s{slot}), " for j, slot in enumerate(key_slots))
+        out += ["    if bad is not None:", "        return bad, None",
+                f"    k = ({key})", "    c = _memo_get(k)",
+                f"    return {slots}, (c if c is not None else _compute(k))"]
         return out
 
     def read_slot(self, s: Slot, var: str, freeze: bool) -> list[str]:
@@ -347,7 +356,11 @@ def _policy_code(gen: _Gen, when: A.Expr | None, unless: A.Expr | None) -> str:
 
 
 def finish(
-    prep: Prepared, residual_whens: Mapping[int, A.Expr | None], *, freeze: bool
+    prep: Prepared,
+    residual_whens: Mapping[int, A.Expr | None],
+    *,
+    freeze: bool,
+    index: Any = None,
 ) -> Generated:
     """Generate the residual conditions and the extractor, then compile everything at once.
 
@@ -376,7 +389,14 @@ def finish(
     std = ("identity", "device", "request")
     used_roots = {s.attr.path[0] for s in gen.slots}
     gen.roots = std + tuple(r for r in gen.roots if r not in std and r in used_roots)
-    source = "\n".join(gen.extractor(freeze)) + "\n\n" + "\n".join(bodies)
+    parts = gen.extractor(freeze)
+    if index is not None:
+        parts += ["", *gen.extractor(freeze, index.key_slots)]
+        for j, norm in enumerate(index.normalizers):
+            gen.consts[f"_n{j}"] = norm
+        gen.consts["_memo_get"] = index.memo.get
+        gen.consts["_compute"] = index.compute
+    source = "\n".join(parts) + "\n\n" + "\n".join(bodies)
     filename = f"<zt-policy generated {next(_counter)}>"
     namespace: dict[str, Any] = {k: v for k, v in {**gen.consts, **_HELPERS}.items()
                                  if k not in gen.let_funcs()}  # the extractor added constants
@@ -387,7 +407,8 @@ def finish(
     residuals = [namespace.get(f"q{n}") for n in range(len(prep.policies))]
     limit_conds = [namespace[f"l{n}"] for n in range(len(prep.limit_exprs))]
     return Generated(namespace["extract"], conds, prep.slots, source, filename, gen.roots,
-                     list(zip(limit_conds, prep.limit_keys, strict=True)), residuals)
+                     list(zip(limit_conds, prep.limit_keys, strict=True)), residuals,
+                     namespace.get("front"))
 
 
 def generate(

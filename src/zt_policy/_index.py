@@ -86,6 +86,12 @@ class Index:
     def normalizers(self) -> tuple[dict[object, object], ...]:
         return self._norm
 
+    def set_conditions(self, conds: Sequence[Cond], residuals: Sequence[Cond | None]) -> None:
+        """Install the compiled conditions (generated after the index, which they refer to)."""
+        self._conds = conds
+        self._residuals = residuals or [None] * len(conds)
+        self.memo.clear()
+
     def key(self, x: Sequence[object]) -> tuple[object, ...]:
         """The memo key: each indexed value itself when a policy names it, else MISSING or None.
 

@@ -39,6 +39,7 @@ class PolicySet:
         roots: tuple[str, ...],
         args: tuple[str, ...],
         extract: Callable[..., tuple[object, ...] | list[str]],
+        front: Callable[..., tuple[Any, Any]] | None = None,
         conditions: Sequence[Callable[[tuple[object, ...]], bool]],
         slot_names: Sequence[str],
         slot_paths: Sequence[tuple[str, ...]],
@@ -52,6 +53,7 @@ class PolicySet:
         self._sources = sources
         self._roots = roots
         self._extract = extract
+        self._front = front
         self._conds = tuple(conditions)
         self._index = index
         self._cache = DecisionCache(cache_size) if cache_size > 0 else None
@@ -105,19 +107,14 @@ class PolicySet:
                 if isinstance(given, Decision):
                     return given
                 identity, device, request = given["identity"], given["device"], given["request"]
-            if self._cache is not None:
+            if self._cache is not None or self._limits or self._front is None:
                 return self._decide_x(identity, device, request)
-            # the hot path, flattened: extract, look the candidates up, judge them
+            # the hot path: one generated call reads the context and looks the index up
             try:
-                x = self._extract(identity, device, request)
-                if isinstance(x, list):
+                x, found = self._front(identity, device, request)
+                if found is None:
                     return _malformed(x)
-                if self._limits:
-                    return self._judge_and_limit(x)
-                index = self._index
-                key = index.key_fn(x)
-                found = index.memo.get(key)
-                return self._judge(x, found if found is not None else index.compute(key))
+                return self._judge(x, found)
             except Exception as exc:  # fail closed on anything unforeseen in caller data
                 return _internal(exc)
         given = self._given(identity, device, request, roots)
@@ -193,15 +190,25 @@ class PolicySet:
         return replace(decision, limits=tuple(hits))
 
     def _judge(self, x: tuple[object, ...], candidates: Candidates) -> Decision:
+        """The common outcomes without allocating: no forbid, at most one permit, no error.
+        Anything else is judged again in full (conditions are pure, so the answer is the same)."""
         forbids, permits = candidates
-        if not forbids and len(permits) == 1:  # the common shape: one candidate, no error
-            i, cond = permits[0]
-            try:
-                ok = cond(x)
-            except R.Fail:
-                pass
-            else:
-                return self._outcomes_one[i] if ok else _DEFAULT_DENY
+        try:
+            for _, cond in forbids:
+                if cond(x):
+                    return self._judge_full(x, candidates)
+            hit = -1
+            for i, cond in permits:
+                if cond(x):
+                    if hit >= 0:
+                        return self._judge_full(x, candidates)
+                    hit = i
+        except R.Fail:
+            return self._judge_full(x, candidates)
+        return self._outcomes_one[hit] if hit >= 0 else _DEFAULT_DENY
+
+    def _judge_full(self, x: tuple[object, ...], candidates: Candidates) -> Decision:
+        forbids, permits = candidates
         matched: list[int] = []
         errors: list[EvalError] | None = None
         for i, cond in forbids:

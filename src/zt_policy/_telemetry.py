@@ -82,9 +82,9 @@ class Telemetry:
 
 
 def trace_ids(span: trace.Span | None) -> tuple[str | None, str | None]:
-    """Trace and span id (hex) of `span`, else of the current span; None outside any trace."""
-    ctx = (span if span is not None and span.is_recording() else trace.get_current_span())\
-        .get_span_context()
+    """Trace and span id (hex) of `span` (ended or not), else of the current span; None outside
+    any trace. A no-op span carries its parent's context, so the adapter's ids still show."""
+    ctx = (span if span is not None else trace.get_current_span()).get_span_context()
     if not ctx.is_valid:
         return None, None
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
