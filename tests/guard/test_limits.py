@@ -7,6 +7,7 @@ import logging
 import threading
 
 import pytest
+
 import zt_policy
 from zt_policy.guard import Guard
 
