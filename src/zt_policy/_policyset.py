@@ -73,6 +73,8 @@ class PolicySet:
         # without limits, deciding is judging; with them, an allowed decision also carries the
         # limits that apply to it (bound once here so the common case pays no extra call)
         self._evaluate = self._lookup_and_judge if not self._limits else self._judge_and_limit
+        self._fast = (self._simple and self._cache is None and not self._limits
+                      and front is not None)
 
     # -- introspection -----------------------------------------------------------------------
     @property
@@ -99,16 +101,9 @@ class PolicySet:
         **roots: Any,
     ) -> Decision:
         """Decide one request. Never raises for a bad context value: it denies and says why."""
-        if self._simple and not roots and not explain:
-            if identity.__class__ is not dict or device.__class__ is not dict or (
-                request.__class__ is not dict
-            ):
-                given = self._given(identity, device, request, roots)
-                if isinstance(given, Decision):
-                    return given
-                identity, device, request = given["identity"], given["device"], given["request"]
-            if self._cache is not None or self._limits or self._front is None:
-                return self._decide_x(identity, device, request)
+        if self._fast and not roots and not explain and identity.__class__ is dict and (
+            device.__class__ is dict and request.__class__ is dict
+        ):
             # the hot path: one generated call reads the context and looks the index up
             try:
                 x, found = self._front(identity, device, request)
@@ -117,6 +112,14 @@ class PolicySet:
                 return self._judge(x, found)
             except Exception as exc:  # fail closed on anything unforeseen in caller data
                 return _internal(exc)
+        if self._simple and not roots and not explain:
+            given = self._given(identity, device, request, roots)
+            if isinstance(given, Decision):
+                return given
+            identity, device, request = given["identity"], given["device"], given["request"]
+            if self._fast:
+                return self.decide(identity, device, request)
+            return self._decide_x(identity, device, request)
         given = self._given(identity, device, request, roots)
         if isinstance(given, Decision):
             return given

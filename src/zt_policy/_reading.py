@@ -20,7 +20,7 @@ def root_mapping(name: str, value: object) -> Mapping[str, Any] | str:
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        return value
+        return value if value.__class__ is dict else dict(value)
     if hasattr(value, "model_fields"):
         return dict(value.__dict__)
     return f"context root `{name}` must be a mapping or a pydantic model, got {type(value).__name__}"
