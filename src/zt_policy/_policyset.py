@@ -53,7 +53,7 @@ class PolicySet:
         self._sources = sources
         self._roots = roots
         self._extract = extract
-        self._front = front
+        self._front: Callable[..., tuple[Any, Any]] = front or _no_front
         self._conds = tuple(conditions)
         self._index = index
         self._cache = DecisionCache(cache_size) if cache_size > 0 else None
@@ -352,6 +352,10 @@ class PolicySet:
             if e is not None:
                 out.update(a.path for a in interp.attrs_in(e))
         return frozenset(out)
+
+
+def _no_front(*roots: Any) -> tuple[Any, Any]:
+    raise AssertionError("the fast path is off when no front function was generated")
 
 
 def _bad_roots(problems: list[str]) -> Decision:
