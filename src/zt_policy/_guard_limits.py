@@ -46,6 +46,7 @@ class RateLimits:
         self._limiter = SlidingWindowCounterRateLimiter(self.storage)
         self._item_type = RateLimitItemPerSecond
         self._items: dict[tuple[int, int], Any] = {}
+        self._ids: dict[tuple[str, tuple[Any, ...]], tuple[str, str]] = {}
 
     def hit(self, hit: LimitHit) -> float | None:
         """Count one request; None when within the limit, else seconds until one fits again.
@@ -54,14 +55,27 @@ class RateLimits:
         whether that fails closed or open.
         """
         item = self._item(hit)
-        ids = _identifiers(hit)
+        ids = self._identifiers(hit)
         if self._limiter.hit(item, *ids):
             return None
         stats = self._limiter.get_window_stats(item, *ids)
         return max(0.0, float(stats.reset_time) - time.time())
 
     def clear(self, hit: LimitHit) -> None:
-        self._limiter.clear(self._item(hit), *_identifiers(hit))
+        self._limiter.clear(self._item(hit), *self._identifiers(hit))
+
+    def _identifiers(self, hit: LimitHit) -> tuple[str, str]:
+        """Memoised: hashing the key costs more than the in-memory counting itself."""
+        try:
+            return self._ids[(hit.limit, hit.key)]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable key value
+            return _identifiers(hit)
+        if len(self._ids) >= 65_536:
+            self._ids.clear()
+        ids = self._ids[(hit.limit, hit.key)] = _identifiers(hit)
+        return ids
 
     def _item(self, hit: LimitHit) -> Any:
         spec = (hit.amount, max(1, math.ceil(hit.window)))

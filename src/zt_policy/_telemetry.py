@@ -13,14 +13,16 @@ span are only built when the span is recording. Instruments:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opentelemetry import metrics, trace
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Status, StatusCode
 
 _NAME = "zt_policy"
 SPAN_NAME = "zt_policy.decision"
+_PLACEHOLDERS = (ProxyTracerProvider, NoOpTracerProvider)
 
 
 class Telemetry:
@@ -34,6 +36,11 @@ class Telemetry:
         from . import __version__
 
         self._tracer = trace.get_tracer(_NAME, __version__, tracer_provider=tracer_provider)
+        # Without an SDK a span is a no-op that still costs ~0.5 us to make; while the global
+        # provider is the API's placeholder we skip it, looking again at most once a second
+        # (an SDK installed later is picked up; once installed it stays).
+        self._tracing = tracer_provider is not None
+        self._next_look = 0.0
         meter = metrics.get_meter(_NAME, __version__, meter_provider=meter_provider)
         self._decisions = meter.create_counter(
             "zt_policy.decisions", unit="{decision}", description="Decisions by outcome")
@@ -58,8 +65,17 @@ class Telemetry:
         if limit is not None:
             self._limited.add(1, {"zt_policy.limit": limit})
 
-    def start_span(self, start_ns: int) -> trace.Span:
-        """The decision's span, a child of the caller's current span (the adapter's request)."""
+    def start_span(self, start_ns: int) -> trace.Span | None:
+        """The decision's span, a child of the caller's current span (the adapter's request);
+        None while no SDK is installed."""
+        if not self._tracing:
+            now = time.monotonic()
+            if now < self._next_look:
+                return None
+            self._next_look = now + 1.0
+            if isinstance(trace.get_tracer_provider(), _PLACEHOLDERS):
+                return None
+            self._tracing = True
         return self._tracer.start_span(SPAN_NAME, start_time=start_ns)
 
     @staticmethod

@@ -176,8 +176,9 @@ class Guard:
         if tel is not None:
             tel.record(outcome, v.shadow, seconds, v.limited.limit if v.limited else None)
             span = tel.start_span(start_ns)
-            tel.finish(span, lambda: _span_attributes(v, outcome, request),
-                       d.errors[0].message if d.errors else None)
+            if span is not None:
+                tel.finish(span, lambda: _span_attributes(v, outcome, request),
+                           d.errors[0].message if d.errors else None)
         if self.audit is not None:
             trace_id, span_id = trace_ids(span)
             self.audit.submit({

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +117,30 @@ def test_telemetry_off_records_nothing(otel: Otel) -> None:
 def test_without_an_sdk_nothing_breaks() -> None:
     guard = Guard(zt_policy.compile(POLICY))  # global no-op providers
     assert guard.check(identity={"subject": "a"}, request={"action": "inference"}).allowed
+
+
+def test_an_sdk_installed_after_the_guard_is_picked_up() -> None:
+    # global providers can be set once per process: do it in a process of its own
+    script = textwrap.dedent("""
+        import time
+        import zt_policy
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from zt_policy.guard import Guard
+
+        guard = Guard(zt_policy.compile('permit "p" when request.action == "x"'))
+        guard.check(request={"action": "x"})  # no SDK yet: no span
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        time.sleep(1.1)  # the guard looks for an SDK at most once a second
+        guard.check(request={"action": "x"})
+        print(len(exporter.get_finished_spans()))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"
