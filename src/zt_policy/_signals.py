@@ -45,6 +45,8 @@ class SignalStore(Protocol):
 
 def field(obj: Any, name: str) -> Any:
     """An attribute of a context root given as a mapping, a pydantic model or None."""
+    if obj.__class__ is dict:  # the common case, without an ABC check
+        return obj.get(name)
     if obj is None:
         return None
     if isinstance(obj, Mapping):
