@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from . import _ast as A
 from ._runtime import MISSING, Absent, kind, step
 from ._types import Type
@@ -21,7 +23,7 @@ def root_mapping(name: str, value: object) -> Mapping[str, Any] | str:
         return {}
     if isinstance(value, Mapping):
         return value if value.__class__ is dict else dict(value)
-    if hasattr(value, "model_fields"):
+    if isinstance(value, BaseModel):
         return dict(value.__dict__)
     return f"context root `{name}` must be a mapping or a pydantic model, got {type(value).__name__}"
 
@@ -50,7 +52,7 @@ def check_type(t: Type, v: object) -> object:
         if type(v).__module__ == "ipaddress":
             return str(v)
     elif k in ("map", "record"):
-        if isinstance(v, Mapping) or hasattr(v, "model_fields"):
+        if isinstance(v, Mapping | BaseModel):
             return v
     else:
         return v

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, NoReturn, cast
 
+from pydantic import BaseModel
+
 from ._diagnostics import Span
 from ._values import IpAddr, IpNet, LikePattern, parse_ip
 
@@ -105,8 +107,7 @@ def step(cur: object, key: str) -> object:
     if isinstance(cur, Mapping):
         v = cur.get(key)
         return MISSING if v is None else v
-    get = getattr(cur, "model_fields", None)
-    if get is not None and key in get:
+    if isinstance(cur, BaseModel) and key in type(cur).model_fields:
         v = getattr(cur, key)
         return MISSING if v is None else v
     return Absent.of("notmap", f"it is a {kind(cur)}, not a map")
@@ -225,7 +226,7 @@ def presence(target: object, key: str, defaulted: bool) -> object:
         return target
     if isinstance(target, Mapping):
         return defaulted or target.get(key) is not None
-    if hasattr(target, "model_fields"):
+    if isinstance(target, BaseModel):
         return defaulted or getattr(target, key, None) is not None
     return Absent.of("notmap", f"it is a {kind(target)}, not a map")
 
