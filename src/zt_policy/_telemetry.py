@@ -44,9 +44,7 @@ class Telemetry:
         meter = metrics.get_meter(_NAME, __version__, meter_provider=meter_provider)
         self._decisions = meter.create_counter(
             "zt_policy.decisions", unit="{decision}", description="Decisions by outcome")
-        self._duration = meter.create_histogram(
-            "zt_policy.decision.duration", unit="s",
-            description="Time to decide one request, limits and signals included")
+        self._duration = _histogram(meter)
         self._limited = meter.create_counter(
             "zt_policy.limit.denials", unit="{request}",
             description="Requests denied because a rate limit was exceeded")
@@ -95,6 +93,22 @@ class Telemetry:
             return []
         lookups = info.get("hits", 0) + info.get("misses", 0)
         return [metrics.Observation(info.get("hits", 0) / lookups if lookups else 0.0)]
+
+
+def _histogram(meter: metrics.Meter) -> metrics.Histogram:
+    """Decisions take microseconds: the SDK's default buckets (0, 5, 10, ... in the unit) would put
+    them all in the first one, so advise sub-millisecond boundaries (API >= 1.23 takes advice)."""
+    name, unit = "zt_policy.decision.duration", "s"
+    description = "Time to decide one request, limits and signals included"
+    try:
+        return meter.create_histogram(name, unit, description,
+                                      explicit_bucket_boundaries_advisory=_BOUNDARIES)
+    except TypeError:  # an older API without advice
+        return meter.create_histogram(name, unit, description)
+
+
+_BOUNDARIES = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2,
+               0.1, 1.0)
 
 
 def trace_ids(span: trace.Span | None) -> tuple[str | None, str | None]:

@@ -97,6 +97,8 @@ def test_metrics_by_outcome_latency_limits_and_cache(otel: Otel) -> None:
                           ("deny", True): 1}
     assert sum(p.count for p in m["zt_policy.decision.duration"]) == 7
     assert all(p.sum >= 0 for p in m["zt_policy.decision.duration"])
+    # microsecond buckets, not the SDK's millisecond-scale defaults
+    assert m["zt_policy.decision.duration"][0].explicit_bounds[0] == pytest.approx(1e-6)
     (denials,) = m["zt_policy.limit.denials"]
     assert denials.value == 3 and denials.attributes["zt_policy.limit"] == "per-user"
     (ratio,) = m["zt_policy.cache.hit_ratio"]
