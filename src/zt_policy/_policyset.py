@@ -73,8 +73,7 @@ class PolicySet:
         # without limits, deciding is judging; with them, an allowed decision also carries the
         # limits that apply to it (bound once here so the common case pays no extra call)
         self._evaluate = self._lookup_and_judge if not self._limits else self._judge_and_limit
-        self._fast = (self._simple and self._cache is None and not self._limits
-                      and front is not None)
+        self._fast = self._simple and not self._limits and front is not None
 
     # -- introspection -----------------------------------------------------------------------
     @property
@@ -109,7 +108,16 @@ class PolicySet:
                 x, found = self._front(identity, device, request)
                 if found is None:
                     return _malformed(x)
-                return self._judge(x, found)
+                cache = self._cache
+                if cache is None:
+                    return self._judge(x, found)
+                hit = cache.get(x)
+                if hit is not None:
+                    return hit
+                decision = self._judge(x, found)
+                with contextlib.suppress(TypeError):
+                    cache.put(x, decision)
+                return decision
             except Exception as exc:  # fail closed on anything unforeseen in caller data
                 return _internal(exc)
         if self._simple and not roots and not explain:
