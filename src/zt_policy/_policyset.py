@@ -201,54 +201,56 @@ class PolicySet:
         return replace(decision, limits=tuple(hits))
 
     def _judge(self, x: tuple[object, ...], candidates: Candidates) -> Decision:
-        """The common outcomes without allocating: no forbid, at most one permit, no error.
-        Anything else is judged again in full (conditions are pure, so the answer is the same)."""
+        """Run the candidates: every forbid; the permits only when no forbid matched. Lists are
+        allocated only for the uncommon outcomes (several matches, errors)."""
         forbids, permits = candidates
-        try:
-            for _, cond in forbids:
-                if cond(x):
-                    return self._judge_full(x, candidates)
-            hit = -1
-            for i, cond in permits:
-                if cond(x):
-                    if hit >= 0:
-                        return self._judge_full(x, candidates)
-                    hit = i
-        except R.Fail:
-            return self._judge_full(x, candidates)
-        return self._outcomes_one[hit] if hit >= 0 else _DEFAULT_DENY
-
-    def _judge_full(self, x: tuple[object, ...], candidates: Candidates) -> Decision:
-        forbids, permits = candidates
-        matched: list[int] = []
+        matched: list[int] | None = None
         errors: list[EvalError] | None = None
         for i, cond in forbids:
             try:
-                if cond(x):
-                    matched.append(i)
+                if not cond(x):
+                    continue
             except R.Fail as f:
                 errors = errors or []
                 errors.append(to_error(f, self._policies[i].id))
+            if matched is None:
+                matched = [i]
+            else:
                 matched.append(i)
-        allowed = False
-        if not matched:
-            for i, cond in permits:
-                try:
-                    if cond(x):
-                        matched.append(i)
-                except R.Fail as f:
-                    errors = errors or []
-                    errors.append(to_error(f, self._policies[i].id))
-            allowed = bool(matched)
-        if errors is None:
-            if len(matched) == 1:
-                return (self._outcomes_one if allowed else self._forbid_one)[matched[0]]
-            outcome_key = (allowed, tuple(matched))
-            decision = self._outcomes.get(outcome_key)
-            if decision is None:
-                decision = self._outcomes[outcome_key] = self._outcome(allowed, matched, ())
-            return decision
-        return self._outcome(allowed, matched, tuple(errors))
+        if matched is not None:
+            if errors is None and len(matched) == 1:
+                return self._forbid_one[matched[0]]
+            return self._memo_outcome(False, matched, errors)
+        hit = -1
+        for i, cond in permits:
+            try:
+                if not cond(x):
+                    continue
+            except R.Fail as f:
+                errors = errors or []
+                errors.append(to_error(f, self._policies[i].id))
+                continue
+            if hit < 0:
+                hit = i
+            elif matched is None:
+                matched = [hit, i]
+            else:
+                matched.append(i)
+        if errors is None and matched is None:
+            return self._outcomes_one[hit] if hit >= 0 else _DEFAULT_DENY
+        if matched is None:
+            matched = [hit] if hit >= 0 else []
+        return self._memo_outcome(bool(matched), matched, errors)
+
+    def _memo_outcome(self, allowed: bool, matched: list[int],
+                      errors: list[EvalError] | None) -> Decision:
+        if errors is not None:
+            return self._outcome(allowed, matched, tuple(errors))
+        key = (allowed, tuple(matched))
+        decision = self._outcomes.get(key)
+        if decision is None:
+            decision = self._outcomes[key] = self._outcome(allowed, matched, ())
+        return decision
 
     def _outcome(self, allowed: bool, matched: Sequence[int], errors: tuple[EvalError, ...]) -> Decision:
         if not matched:
