@@ -24,8 +24,8 @@ from ._schema import DEFAULT_SCHEMA, Schema
 DEFAULT_CACHE_SIZE = 4096
 
 
-def _never(x: tuple[object, ...]) -> bool:
-    return False
+def _never(x: tuple[object, ...]) -> tuple[int, ...]:
+    return ()
 
 
 def compile_sources(
@@ -62,8 +62,9 @@ def compile_sources(
     if cache_size is None and not _worth_caching(checked.policies, checked.lets, probe):
         size = 0
     index = Index(iplan.key_slots, iplan.known, iplan.keys, iplan.forbid, [])
-    gen = finish(prep, iplan.residual_whens, freeze=size > 0, index=index)
-    index.set_conditions(gen.conditions, gen.residuals)
+    gen = finish(prep, iplan.residual_whens, freeze=size > 0, index=index,
+                 buckets=index.buckets(iplan.safe))
+    index.set_conditions(gen.conditions, gen.residuals, gen.fused)
     index.key_fn = key_function(index.key_slots, index.normalizers)
     return PolicySet(
         policies=checked.policies,

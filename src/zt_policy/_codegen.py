@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import linecache
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,15 +42,17 @@ class Slot:
 @dataclass
 class Generated:
     extract: Callable[..., tuple[object, ...] | list[str]]  # the slots, or what was malformed
-    conditions: list[Callable[[tuple[object, ...]], bool]]
+    conditions: list[Callable[[tuple[object, ...]], tuple[int, ...]]]
     slots: list[Slot]
     source: str
     filename: str
     args: tuple[str, ...] = ()  # the roots the extractor takes, in order
     limits: list[tuple[Callable[[tuple[object, ...]], bool], tuple[int, ...]]] = field(
         default_factory=list)  # per limit: its condition and the slots of its keys
-    residuals: list[Callable[[tuple[object, ...]], bool] | None] = field(default_factory=list)
+    residuals: list[Callable[[tuple[object, ...]], tuple[int, ...]] | None] = field(
+        default_factory=list)
     front: Any = None  # extract + index lookup in one call, when generated with an index
+    fused: dict[tuple[int, ...], Any] = field(default_factory=dict)  # bucket -> one function
 
 
 @dataclass
@@ -361,6 +363,7 @@ def finish(
     *,
     freeze: bool,
     index: Any = None,
+    buckets: Sequence[tuple[int, ...]] = (),
 ) -> Generated:
     """Generate the residual conditions and the extractor, then compile everything at once.
 
@@ -374,16 +377,27 @@ def finish(
     known = {**gen.consts, **_HELPERS}
 
     def fn(name: str, comment: str, expr: str) -> str:
-        used = sorted({m for m in _NAME.findall(expr) if m in known})
+        used = sorted({m for m in _NAME.findall(expr) if m in known or m in gen.consts})
         params = "".join(f", {u}={u}" for u in used)
         return f"def {name}(x{params}):\n    # {comment}\n    return {expr}\n"
+
+    def matches(n: int, expr: str) -> str:
+        """A policy's function returns the policies it matched: `(n,)` or `()`."""
+        return f"({gen.const((n,), ('matched', n))} if {expr} else ())"
 
     # let functions may call each other; each is defined after the ones it calls
     bodies = [fn(name, comment.lstrip("# "), expr) for name, comment, expr in gen.let_bodies]
     for n, (p, expr) in enumerate(zip(prep.policies, prep.exprs, strict=True)):
-        bodies.append(fn(f"p{n}", f"{p.effect} {p.id!r}", expr))
+        bodies.append(fn(f"p{n}", f"{p.effect} {p.id!r}", matches(n, expr)))
         if n in residual_exprs:
-            bodies.append(fn(f"q{n}", f"{p.effect} {p.id!r}, index-confirmed", residual_exprs[n]))
+            bodies.append(fn(f"q{n}", f"{p.effect} {p.id!r}, index-confirmed",
+                             matches(n, residual_exprs[n])))
+    for k, ids in enumerate(buckets):
+        # every policy of the bucket is evaluated (all matches are reported); none can fail
+        bits = " | ".join(f"({1 << b} if {residual_exprs[i]} else 0)" for b, i in enumerate(ids))
+        table = tuple(tuple(i for b, i in enumerate(ids) if mask >> b & 1)
+                      for mask in range(1 << len(ids)))
+        bodies.append(fn(f"b{k}", f"bucket {ids}", f"{gen.const(table, ('bucket', ids))}[{bits}]"))
     for n, (lim, expr) in enumerate(zip(prep.limits, prep.limit_exprs, strict=True)):
         bodies.append(fn(f"l{n}", f"limit {lim.id!r}", expr))
     std = ("identity", "device", "request")
@@ -405,11 +419,12 @@ def finish(
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(code, namespace)
     conds = [namespace[f"p{n}"] for n in range(len(prep.policies))]
+    fused = {ids: namespace[f"b{k}"] for k, ids in enumerate(buckets)}
     residuals = [namespace.get(f"q{n}") for n in range(len(prep.policies))]
     limit_conds = [namespace[f"l{n}"] for n in range(len(prep.limit_exprs))]
     return Generated(namespace["extract"], conds, prep.slots, source, filename, gen.roots,
                      list(zip(limit_conds, prep.limit_keys, strict=True)), residuals,
-                     namespace.get("front"))
+                     namespace.get("front"), fused)
 
 
 def _bind_defaults(lines: list[str], known: Mapping[str, object]) -> list[str]:

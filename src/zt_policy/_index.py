@@ -8,15 +8,15 @@ Results are memoised per key; the key space is bounded by the values the policie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
 from ._runtime import MISSING
 
 PolicyKeys = tuple[tuple[int, frozenset[str]], ...]  # (key position, accepted values), in order
-Cond = Callable[[tuple[object, ...]], bool]
-Entry = tuple[int, Cond]  # a candidate policy and the condition to run for it
+Cond = Callable[[tuple[object, ...]], tuple[int, ...]]  # -> the matching policies among its own
+Entry = tuple[int, Cond]  # a candidate policy (or -(first + 1) for a bucket) and what to run
 Candidates = tuple[tuple[Entry, ...], tuple[Entry, ...]]  # forbids, permits
 OTHER = None  # in a key: a present value that no policy mentions
 MEMO_SIZE = 8192
@@ -36,6 +36,7 @@ class Index:
         "_always",
         "_conds",
         "_forbid",
+        "_fused",
         "_get",
         "_groups",
         "_known",
@@ -61,6 +62,7 @@ class Index:
         self._forbid = forbid
         self._conds = conds
         self._residuals = residuals or [None] * len(conds)
+        self._fused: dict[tuple[int, ...], Cond] = {}
         self.n = len(keys)
         self._always = [i for i, k in enumerate(keys) if k is None]
         groups: dict[tuple[int, ...], _Group] = {}
@@ -86,11 +88,33 @@ class Index:
     def normalizers(self) -> tuple[dict[object, object], ...]:
         return self._norm
 
-    def set_conditions(self, conds: Sequence[Cond], residuals: Sequence[Cond | None]) -> None:
+    def set_conditions(
+        self,
+        conds: Sequence[Cond],
+        residuals: Sequence[Cond | None],
+        fused: Mapping[tuple[int, ...], Cond] | None = None,
+    ) -> None:
         """Install the compiled conditions (generated after the index, which they refer to)."""
         self._conds = conds
         self._residuals = residuals or [None] * len(conds)
+        self._fused = dict(fused or {})
         self.memo.clear()
+
+    def bucket_of(self, fn: Cond) -> tuple[int, ...]:
+        """The policies a fused bucket function stands for (explanations only: not hot)."""
+        return next(ids for ids, f in self._fused.items() if f is fn)
+
+    def buckets(self, safe: frozenset[int], largest: int = 6) -> list[tuple[int, ...]]:
+        """Sets of policies that one key always confirms together, of one effect, none of which
+        can fail: each can run as one generated function instead of one call per policy."""
+        out: set[tuple[int, ...]] = set()
+        for g in self._groups:
+            for ids in g.tables[len(g.sig)].values():
+                for effect in (True, False):
+                    part = tuple(sorted(i for i in ids if self._forbid[i] is effect))
+                    if 2 <= len(part) <= largest and all(i in safe for i in part):
+                        out.add(part)
+        return sorted(out)
 
     def key(self, x: Sequence[object]) -> tuple[object, ...]:
         """The memo key: each indexed value itself when a policy names it, else MISSING or None.
@@ -129,12 +153,23 @@ class Index:
             found = g.tables[j].get(tuple(key[pos] for pos in g.sig[:j]), ())  # type: ignore[misc]
             (confirmed if j == len(g.sig) else full).update(found)
         entries: list[Entry] = []
-        for i in sorted(full | confirmed):
+        fused_done: set[int] = set()
+        for g in self._groups:  # whole buckets confirmed together run as one function
+            if len(g.sig) and all(key[pos] is not MISSING for pos in g.sig):
+                ids = g.tables[len(g.sig)].get(tuple(key[pos] for pos in g.sig), ())  # type: ignore[misc]
+                for effect in (True, False):
+                    part = tuple(sorted(i for i in ids if self._forbid[i] is effect))
+                    fn = self._fused.get(part)
+                    if fn is not None:
+                        entries.append((-part[0] - 1, fn))  # negative: a fused bucket
+                        fused_done.update(part)
+        for i in sorted((full | confirmed) - fused_done):
             residual = self._residuals[i] if i in confirmed else None
             entries.append((i, residual if residual is not None else self._conds[i]))
+        entries.sort(key=_policy_of)
         forbid = self._forbid
-        found_entries = (tuple(e for e in entries if forbid[e[0]]),
-                         tuple(e for e in entries if not forbid[e[0]]))
+        found_entries = (tuple(e for e in entries if forbid[_policy_of(e)]),
+                         tuple(e for e in entries if not forbid[_policy_of(e)]))
         if len(self.memo) >= MEMO_SIZE:
             self.memo.clear()
         self.memo[key] = found_entries
@@ -150,3 +185,8 @@ class Index:
                 largest = max(deepest.values(), key=len)
             out.extend(largest)
         return out
+
+
+def _policy_of(entry: Entry) -> int:
+    """The (first) policy of an entry: a policy index, or -(first index + 1) for a bucket."""
+    return entry[0] if entry[0] >= 0 else -entry[0] - 1

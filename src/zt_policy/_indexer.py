@@ -28,6 +28,7 @@ class IndexPlan:
     keys: list[PolicyKeys | None]
     forbid: tuple[bool, ...]
     residual_whens: dict[int, A.Expr | None]
+    safe: frozenset[int]  # policies whose residual condition can never fail
 
 
 def plan(
@@ -77,8 +78,13 @@ def plan(
         slot = next(i for s, i in slot_of.items() if s.has_key is None and s.attr.path == path)
         slot_indexes.append(slot)
     forbid = tuple(p.effect == "forbid" for p in policies)
+    safe = frozenset(
+        n for n, w in residual.items()
+        if not any(e is not None and (may_fail(e, lets, memo) or _static(e) != "bool")
+                   for e in (w, policies[n].unless))
+    )
     return IndexPlan(tuple(slot_indexes), tuple(frozenset(k) for k in known), keys, forbid,
-                     residual)
+                     residual, safe)
 
 
 MAX_CONJUNCTS = 64
@@ -163,6 +169,8 @@ def may_fail(e: A.Expr, lets: Mapping[str, A.Let], memo: dict[str, bool] | None 
         if e.op in ("<", "<=", ">", ">="):
             return not (lk == rk == "num")
         if e.op == "in":
+            if rk == "list":  # a validated list: membership is equality, which never fails
+                return False
             return not (isinstance(e.right, A.ListLit) and not any(
                 isinstance(i, A.Literal) and i.kind == "cidr" for i in e.right.items))
         if e.op == "contains":

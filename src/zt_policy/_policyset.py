@@ -40,7 +40,7 @@ class PolicySet:
         args: tuple[str, ...],
         extract: Callable[..., tuple[object, ...] | list[str]],
         front: Callable[..., tuple[Any, Any]] | None = None,
-        conditions: Sequence[Callable[[tuple[object, ...]], bool]],
+        conditions: Sequence[Callable[[tuple[object, ...]], tuple[int, ...]]],
         slot_names: Sequence[str],
         slot_paths: Sequence[tuple[str, ...]],
         index: Index,
@@ -74,6 +74,10 @@ class PolicySet:
         # limits that apply to it (bound once here so the common case pays no extra call)
         self._evaluate = self._lookup_and_judge if not self._limits else self._judge_and_limit
         self._fast = self._simple and not self._limits and front is not None
+        if self._fast:
+            # `decide` for this set as a closure over its parts: no attribute lookups on the
+            # hot path. Same signature and behaviour as the method, which it falls back to.
+            self.decide = self._fast_decide()  # type: ignore[method-assign]
 
     # -- introspection -----------------------------------------------------------------------
     @property
@@ -99,34 +103,30 @@ class PolicySet:
         explain: bool = False,
         **roots: Any,
     ) -> Decision:
-        """Decide one request. Never raises for a bad context value: it denies and says why."""
-        if self._fast and not roots and not explain and identity.__class__ is dict and (
-            device.__class__ is dict and request.__class__ is dict
-        ):
-            # the hot path: one generated call reads the context and looks the index up
-            try:
-                x, found = self._front(identity, device, request)
-                if found is None:
-                    return _malformed(x)
-                cache = self._cache
-                if cache is None:
-                    return self._judge(x, found)
-                hit = cache.get(x)
-                if hit is not None:
-                    return hit
-                decision = self._judge(x, found)
-                with contextlib.suppress(TypeError):
-                    cache.put(x, decision)
-                return decision
-            except Exception as exc:  # fail closed on anything unforeseen in caller data
-                return _internal(exc)
+        """Decide one request. Never raises for a bad context value: it denies and says why.
+
+        Roots are dicts or pydantic models (None is empty); extra schema roots are keywords.
+        With ``explain=True`` the decision carries, per policy, the clause that settled it.
+        """
+        return self._decide(identity, device, request, explain=explain, **roots)
+
+    def _decide(
+        self,
+        identity: Any = None,
+        device: Any = None,
+        request: Any = None,
+        *,
+        explain: bool = False,
+        **roots: Any,
+    ) -> Decision:
+        """The general path: any kind of roots, extra roots, explanations."""
         if self._simple and not roots and not explain:
             given = self._given(identity, device, request, roots)
             if isinstance(given, Decision):
                 return given
             identity, device, request = given["identity"], given["device"], given["request"]
             if self._fast:
-                return self.decide(identity, device, request)
+                return self.decide(identity, device, request)  # now plain dicts: the fast path
             return self._decide_x(identity, device, request)
         given = self._given(identity, device, request, roots)
         if isinstance(given, Decision):
@@ -135,6 +135,34 @@ class PolicySet:
         if explain:
             return self._explained(decision, given)
         return decision
+
+    def _fast_decide(self) -> Callable[..., Decision]:
+        front, judge, cache, general = self._front, self._judge, self._cache, self._decide
+
+        def decide(identity: Any = None, device: Any = None, request: Any = None, *,
+                   explain: bool = False, **roots: Any) -> Decision:
+            if identity.__class__ is dict and device.__class__ is dict and (
+                request.__class__ is dict and not roots and not explain
+            ):
+                try:
+                    x, found = front(identity, device, request)
+                    if found is None:
+                        return _malformed(x)
+                    if cache is None:
+                        return judge(x, found)
+                    hit = cache.get(x)
+                    if hit is not None:
+                        return hit
+                    decision = judge(x, found)
+                    with contextlib.suppress(TypeError):
+                        cache.put(x, decision)
+                    return decision
+                except Exception as exc:  # fail closed on anything unforeseen in caller data
+                    return _internal(exc)
+            return general(identity, device, request, explain=explain, **roots)
+
+        decide.__doc__ = PolicySet.decide.__doc__
+        return decide
 
     def _given(self, identity: Any, device: Any, request: Any,
                roots: Mapping[str, Any]) -> dict[str, Mapping[str, Any]] | Decision:
@@ -201,46 +229,39 @@ class PolicySet:
         return replace(decision, limits=tuple(hits))
 
     def _judge(self, x: tuple[object, ...], candidates: Candidates) -> Decision:
-        """Run the candidates: every forbid; the permits only when no forbid matched. Lists are
-        allocated only for the uncommon outcomes (several matches, errors)."""
+        """Run the candidates: every forbid; the permits only when no forbid matched. Each entry
+        returns the policies it matched (one policy, or a generated bucket of several)."""
         forbids, permits = candidates
-        matched: list[int] | None = None
+        matched: tuple[int, ...] = ()
         errors: list[EvalError] | None = None
-        for i, cond in forbids:
+        for i, fn in forbids:
             try:
-                if not cond(x):
-                    continue
+                m = fn(x)
             except R.Fail as f:
                 errors = errors or []
-                errors.append(to_error(f, self._policies[i].id))
-            if matched is None:
-                matched = [i]
-            else:
-                matched.append(i)
-        if matched is not None:
+                errors.append(to_error(f, self._policies[_first(i)].id))
+                m = (_first(i),)
+            if m:
+                matched = m if not matched else matched + m
+        if matched:
             if errors is None and len(matched) == 1:
                 return self._forbid_one[matched[0]]
-            return self._memo_outcome(False, matched, errors)
-        hit = -1
-        for i, cond in permits:
+            return self._memo_outcome(False, sorted(matched), errors)
+        for i, fn in permits:
             try:
-                if not cond(x):
-                    continue
+                m = fn(x)
             except R.Fail as f:
                 errors = errors or []
-                errors.append(to_error(f, self._policies[i].id))
+                errors.append(to_error(f, self._policies[_first(i)].id))
                 continue
-            if hit < 0:
-                hit = i
-            elif matched is None:
-                matched = [hit, i]
-            else:
-                matched.append(i)
-        if errors is None and matched is None:
-            return self._outcomes_one[hit] if hit >= 0 else _DEFAULT_DENY
-        if matched is None:
-            matched = [hit] if hit >= 0 else []
-        return self._memo_outcome(bool(matched), matched, errors)
+            if m:
+                matched = m if not matched else matched + m
+        if errors is None:
+            if not matched:
+                return _DEFAULT_DENY
+            if len(matched) == 1:
+                return self._outcomes_one[matched[0]]
+        return self._memo_outcome(bool(matched), sorted(matched), errors)
 
     def _memo_outcome(self, allowed: bool, matched: list[int],
                       errors: list[EvalError] | None) -> Decision:
@@ -279,7 +300,7 @@ class PolicySet:
             skipped = tuple(PolicyTrace(p.id, p.effect, "not evaluated", False)
                             for p in self._policies)
             return replace(decision, explanation=skipped)
-        cands = {i for i, _ in (*forbids, *permits)}
+        cands = set(_expand(forbids, self._index)) | set(_expand(permits, self._index))
         traces: list[PolicyTrace] = []
         for i, p in enumerate(self._policies):
             try:
@@ -321,14 +342,14 @@ class PolicySet:
             permits = tuple(i for i in range(n) if self._policies[i].effect == "permit")
         else:
             found = self._index.lookup(x)
-            forbids = tuple(i for i, _ in found[0])
-            permits = tuple(i for i, _ in found[1])
+            forbids = _expand(found[0], self._index)
+            permits = _expand(found[1], self._index)
         interp = Interpreter(self._lets, self._sources, tuple(unknown), self._site_cache)
 
         def outcome(i: int) -> object:
             if touches[i]:
                 return interp.matches(self._policies[i], given)
-            return self._conds[i](x)
+            return bool(self._conds[i](x))
 
         for i in forbids:
             try:
@@ -362,6 +383,19 @@ class PolicySet:
             if e is not None:
                 out.update(a.path for a in interp.attrs_in(e))
         return frozenset(out)
+
+
+def _expand(entries: Sequence[tuple[int, Any]], index: Index) -> tuple[int, ...]:
+    """The policy indices behind candidate entries, buckets included, in order."""
+    out: list[int] = []
+    for tag, fn in entries:
+        out.extend((tag,) if tag >= 0 else index.bucket_of(fn))
+    return tuple(out)
+
+
+def _first(tag: int) -> int:
+    """The policy of a candidate entry (a bucket's tag is its first policy, negated)."""
+    return tag if tag >= 0 else -tag - 1
 
 
 def _no_front(*roots: Any) -> tuple[Any, Any]:
