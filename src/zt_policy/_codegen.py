@@ -231,10 +231,10 @@ class _Gen:
             ttype = self.const(t, ("type", t))
             return [
                 f"v = r_{attr.path[0]}.get({attr.path[1]!r})",
-                "if v is None:",
-                f"    {var} = {default}",
-                f"elif {fast}:",
+                f"if {fast}:",  # the common case first: a value of the right type
                 f"    {var} = {'tuple(v)' if t.kind == 'list' and freeze else 'v'}",
+                "elif v is None:",
+                f"    {var} = {default}",
                 "else:",
                 f"    {var}, bad = _check({ttype}, v, {attr.dotted!r}, bad)",
             ]
@@ -262,7 +262,7 @@ _FAST = {
     "list": "v.__class__ is list or v.__class__ is tuple",
     "map": "v.__class__ is dict",
     "record": "v.__class__ is dict",
-    "dyn": "True",
+    "dyn": "v is not None",
 }
 
 

@@ -145,3 +145,15 @@ def test_testing_helpers_explain_failures() -> None:
     with pytest.raises(AssertionError) as info:
         assert_allowed(ps, identity={"subject": "x"}, device={"managed": True})
     assert "no policy permits this request" in str(info.value)
+
+
+def test_untyped_schema_field_none_is_missing() -> None:
+    from typing import Any
+
+    class Ctx(BaseModel):
+        anything: Any = None
+
+    ps = zt_policy.compile('permit "p" when ctx.anything == 1', schema=zt_policy.Schema(ctx=Ctx))
+    assert ps.decide(ctx={"anything": 1}).allowed
+    d = ps.decide(ctx={"anything": None})
+    assert not d.allowed and [e.code for e in d.errors] == ["ZT301"]
