@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import _ast as A
 from ._checker import Checker
-from ._codegen import finish, key_function, prepare
+from ._codegen import finish, key_function, prepare, slot_kind
 from ._diagnostics import Diagnostic, PolicyError, Span
 from ._index import Index
 from ._indexer import plan
@@ -79,6 +79,7 @@ def compile_sources(
         conditions=gen.conditions,
         slot_names=[s.name for s in gen.slots],
         slot_paths=[s.attr.path for s in gen.slots],
+        slot_kinds=[slot_kind(s) for s in gen.slots],
         index=index,
         cache_size=size,
         source=gen.source,

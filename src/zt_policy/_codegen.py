@@ -206,6 +206,18 @@ class _Gen:
         if key_slots is None:
             out += ["    if bad is not None:", "        return bad", f"    return {slots}"]
             return out
+        if freeze:  # with a cache: `(slots, cache key)`; the index is looked up only on a miss
+            sig = []
+            for s, i in sorted(self.slots.items(), key=lambda kv: kv[1]):
+                kind = slot_kind(s)
+                if kind == "dyn":
+                    sig.append(f"_dyn_sig(s{i})")
+                elif kind == "list":
+                    sig.append(f"_list_sig(s{i})")
+            ck = f"(x, ({''.join(x + ', ' for x in sig)}))" if sig else "x"
+            out += ["    if bad is not None:", "        return bad, None",
+                    f"    x = {slots}", f"    return x, {ck}"]
+            return out
         key = "".join(f"_n{j}.get(s{slot}), " for j, slot in enumerate(key_slots))
         out += ["    if bad is not None:", "        return bad, None",
                 f"    k = ({key})", "    c = _memo_get(k)",
@@ -251,6 +263,18 @@ class _Gen:
 
 
 INLINE_LET_NODES = 24
+
+
+def slot_kind(s: Slot) -> str:
+    """How far a slot's value is pinned down: "typed" (a validated scalar), "list" (a validated
+    list of unvalidated elements) or "dyn" (anything). Cache keys must tell `True` from `1`
+    wherever the type is not pinned down, since Python's equality does not."""
+    if s.has_key is not None:
+        return "typed"  # True, False or an interned Absent
+    kind = getattr(s.attr.type, "kind", "dyn")
+    if not s.attr.typed or kind in ("dyn", "map", "record"):
+        return "dyn"
+    return "list" if kind == "list" else "typed"
 
 
 _FAST = {
@@ -311,6 +335,8 @@ _HELPERS: dict[str, object] = {
     "_presence": R.presence,
     "_read": read,
     "_check": _check,
+    "_dyn_sig": R.dyn_sig,
+    "_list_sig": R.list_sig,
 }
 
 

@@ -43,6 +43,7 @@ class PolicySet:
         conditions: Sequence[Callable[[tuple[object, ...]], tuple[int, ...]]],
         slot_names: Sequence[str],
         slot_paths: Sequence[tuple[str, ...]],
+        slot_kinds: Sequence[str] = (),
         index: Index,
         cache_size: int,
         source: str,
@@ -64,6 +65,7 @@ class PolicySet:
         self._simple = args == ("identity", "device", "request")
         self.reads: frozenset[str] = frozenset(slot_names)
         self._slot_paths = tuple(slot_paths)
+        self._sig_slots = tuple((i, k) for i, k in enumerate(slot_kinds) if k != "typed")
         self.generated_source = source
         self._touches = [self._attrs(p) for p in self._policies]
         self._partial_plans: dict[tuple[str, ...], tuple[list[bool], bool]] = {}
@@ -138,6 +140,7 @@ class PolicySet:
 
     def _fast_decide(self) -> Callable[..., Decision]:
         front, judge, cache, general = self._front, self._judge, self._cache, self._decide
+        lookup = self._index.lookup
 
         def decide(identity: Any = None, device: Any = None, request: Any = None, *,
                    explain: bool = False, **roots: Any) -> Decision:
@@ -145,17 +148,18 @@ class PolicySet:
                 request.__class__ is dict and not roots and not explain
             ):
                 try:
+                    # without a cache, front returns (slots, candidates); with one, (slots, key)
                     x, found = front(identity, device, request)
                     if found is None:
                         return _malformed(x)
                     if cache is None:
                         return judge(x, found)
-                    hit = cache.get(x)
+                    hit = cache.get(found)
                     if hit is not None:
                         return hit
-                    decision = judge(x, found)
+                    decision = judge(x, lookup(x))
                     with contextlib.suppress(TypeError):
-                        cache.put(x, decision)
+                        cache.put(found, decision)
                     return decision
                 except Exception as exc:  # fail closed on anything unforeseen in caller data
                     return _internal(exc)
@@ -163,6 +167,13 @@ class PolicySet:
 
         decide.__doc__ = PolicySet.decide.__doc__
         return decide
+
+    def _cache_key(self, x: tuple[object, ...]) -> tuple[object, ...]:
+        """The slots plus the types of values whose type is not pinned down (the generated
+        front function builds the same key inline)."""
+        sig = [R.dyn_sig(x[i]) if kind == "dyn" else R.list_sig(x[i])
+               for i, kind in self._sig_slots]
+        return (x, tuple(sig)) if sig else x
 
     def _given(self, identity: Any, device: Any, request: Any,
                roots: Mapping[str, Any]) -> dict[str, Mapping[str, Any]] | Decision:
@@ -194,7 +205,7 @@ class PolicySet:
                 return self._evaluate(x)
             except Exception as exc:
                 return _internal(exc)
-        hit = cache.get(x)
+        hit = cache.get(key := self._cache_key(x))
         if hit is not None:
             return hit
         try:
@@ -202,7 +213,7 @@ class PolicySet:
         except Exception as exc:
             return _internal(exc)
         with contextlib.suppress(TypeError):
-            cache.put(x, decision)
+            cache.put(key, decision)
         return decision
 
     def _lookup_and_judge(self, x: tuple[object, ...]) -> Decision:

@@ -236,3 +236,22 @@ def has_result(p: object, site: Site) -> bool:
         return p
     assert isinstance(p, Absent)
     missing(site, p)
+
+
+_UNHASHABLE: list[object] = []  # in a cache key, makes the key unhashable: the cache is bypassed
+
+
+def dyn_sig(v: object) -> object:
+    """The part of a cache key that tells a dynamic value's type (Python says `True == 1`)."""
+    cls = v.__class__
+    return _UNHASHABLE if cls is tuple or cls is frozenset else cls
+
+
+def list_sig(v: object) -> object:
+    """For a typed list, whose elements are not validated: None when all are strings (the
+    usual case, checked at C speed), else the element types."""
+    try:
+        "".join(v)  # type: ignore[arg-type]
+    except TypeError:
+        return tuple(dyn_sig(e) for e in v) if isinstance(v, tuple) else _UNHASHABLE
+    return None

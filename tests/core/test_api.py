@@ -157,3 +157,15 @@ def test_untyped_schema_field_none_is_missing() -> None:
     assert ps.decide(ctx={"anything": 1}).allowed
     d = ps.decide(ctx={"anything": None})
     assert not d.allowed and [e.code for e in d.errors] == ["ZT301"]
+
+
+def test_cache_tells_true_from_one() -> None:
+    """Python says True == 1 (and hashes them alike); the language does not: neither may the
+    cache, for dynamic values and for the unvalidated elements of typed lists."""
+    ps = zt_policy.compile('permit "c" when request.arguments.confirm == true', cache_size=16)
+    assert ps.decide(request={"arguments": {"confirm": True}}).allowed
+    assert not ps.decide(request={"arguments": {"confirm": 1}}).allowed
+    assert not ps.decide(request={"arguments": {"confirm": (True,)}}).allowed
+    lists = zt_policy.compile('permit "c" when identity.groups == identity.roles', cache_size=16)
+    assert lists.decide(identity={"groups": [True], "roles": [True]}).allowed
+    assert not lists.decide(identity={"groups": [1], "roles": [True]}).allowed
