@@ -90,8 +90,11 @@ class HttpGuard:
         on_decision: Callable[[Verdict], None] | None = None,
         expose_policies: bool = False,
         realm: str = "zt-policy",
+        limiter: Any = None,
     ) -> None:
         self.policies = policies
+        # a `zt_policy.guard.Guard` over the same policies: counts `limit`s and fills `signals`
+        self.limiter = limiter
         auth = list(authenticators)
         if verifier is not None:
             auth.insert(0, BearerAuth(verifier))
@@ -206,13 +209,21 @@ class HttpGuard:
 
     def decide(self, verdict: Verdict) -> Verdict:
         """Ask the policies; set the answer (None = pass) and notify the hooks."""
+        counted = None
         try:
-            decision = self.policies.decide(verdict.identity, verdict.device, verdict.request)
+            if self.limiter is None:
+                decision = self.policies.decide(verdict.identity, verdict.device, verdict.request)
+            else:
+                counted = self.limiter.check(verdict.identity, verdict.device, verdict.request,
+                                             shadow=not verdict.enforced)
+                decision = counted.decision
         except Exception:
             return self.failed(verdict, "policy evaluation")
         verdict.decision = decision
         if not decision.allowed:
-            if verdict.identity.get("authenticated"):
+            if counted is not None and counted.status in (429, 503):  # limit exceeded, store down
+                verdict.answer = answers.limited(decision, counted.status, counted.retry_after or 1)
+            elif verdict.identity.get("authenticated"):
                 verdict.answer = answers.forbidden(decision, self.expose_policies)
             else:
                 verdict.answer = answers.challenge(self.realm)

@@ -99,3 +99,12 @@ def unavailable(detail: str) -> HttpAnswer:
     answer = problem(503, "Service Unavailable", detail)
     answer.headers.append(("retry-after", "5"))
     return answer
+
+
+def limited(decision: zt_policy.Decision, status: int, retry_after: int) -> HttpAnswer:
+    """429 for an exceeded `limit` (or 503 when the limit storage is down) with `Retry-After`."""
+    title = "Too Many Requests" if status == 429 else "Service Unavailable"
+    detail = decision.reasons[0] if decision.reasons else title
+    answer = problem(status, title, detail, {"retry_after": retry_after})
+    answer.headers.append(("retry-after", str(retry_after)))
+    return answer

@@ -67,8 +67,11 @@ class McpGuard:
         max_argument_bytes: int = 1 << 20,
         cache_size: int = 512,
         on_decision: Callable[[Mapping[str, Any]], None] | None = None,
+        limiter: Any = None,
     ) -> None:
         self.require_identity = require_identity
+        # a `zt_policy.guard.Guard` over the same policies: counts `limit`s and fills `signals`
+        self.limiter = limiter
         self.hide_invisible = hide_invisible
         self.shadow = shadow
         self.decide_methods = frozenset(decide_methods)
@@ -233,9 +236,17 @@ class McpGuard:
         else:
             request = target.request(caller.request)
         try:
-            d = self._policies.decide(
-                identity=caller.identity or {}, device=caller.device, request=request
-            )
+            if self.limiter is not None:
+                counted = self.limiter.check(caller.identity or {}, caller.device, request,
+                                             shadow=self.shadow)
+                d = counted.decision
+                if counted.status in (429, 503):  # limit exceeded, or its storage down
+                    return Verdict(Outcome.LIMITED, target, tuple(d.reasons), tuple(d.policies),
+                                   retry_after=counted.retry_after or 1)
+            else:
+                d = self._policies.decide(
+                    identity=caller.identity or {}, device=caller.device, request=request
+                )
         except Exception:  # fail closed
             logger.exception("zt-policy: decide failed for %s; denying", method)
             return Verdict(Outcome.DENIED, target, reasons=("policy evaluation failed",))

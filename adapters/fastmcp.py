@@ -29,9 +29,17 @@ from ._jwt import JWTVerifier
 from ._mcp_context import LIST_SPECS
 from ._mcp_guard import Caller, McpGuard
 from ._mcp_identity import AuthFailed, CallerInfo, IdentitySource, Resolver, build_caller
-from ._mcp_verdict import FORBIDDEN, UNAUTHENTICATED, Outcome, Verdict, forbidden
+from ._mcp_verdict import (
+    FORBIDDEN,
+    RATE_LIMITED,
+    UNAUTHENTICATED,
+    Outcome,
+    Verdict,
+    forbidden,
+    limited,
+)
 
-__all__ = ["FORBIDDEN", "UNAUTHENTICATED", "CallerInfo", "ZtPolicyMiddleware"]
+__all__ = ["FORBIDDEN", "RATE_LIMITED", "UNAUTHENTICATED", "CallerInfo", "ZtPolicyMiddleware"]
 
 
 _T = TypeVar("_T")
@@ -60,6 +68,7 @@ class ZtPolicyMiddleware(Middleware):
         max_argument_bytes: int = 1 << 20,
         cache_size: int = 512,
         on_decision: Callable[[Mapping[str, Any]], None] | None = None,
+        limiter: Any = None,
     ) -> None:
         self.guard = McpGuard(
             policies,
@@ -70,6 +79,7 @@ class ZtPolicyMiddleware(Middleware):
             max_argument_bytes=max_argument_bytes,
             cache_size=cache_size,
             on_decision=on_decision,
+            limiter=limiter,
         )
         self.source = IdentitySource(
             identity=identity,
@@ -221,6 +231,9 @@ class ZtPolicyMiddleware(Middleware):
             )
         if outcome is Outcome.UNAUTHENTICATED:
             raise MCPError(code=UNAUTHENTICATED, message="Authentication required")
+        if outcome is Outcome.LIMITED:
+            message, data = limited(verdict, self.expose_reasons)
+            raise MCPError(code=RATE_LIMITED, message=message, data=data)
         target = verdict.target
         if target is not None and (outcome is Outcome.HIDDEN or self.denied_answer == "not_found"):
             raise NotFoundError(

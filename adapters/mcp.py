@@ -38,10 +38,19 @@ from ._mcp_auth import JWTTokenVerifier
 from ._mcp_context import ITEM_METHODS, LIST_SPECS, Target
 from ._mcp_guard import Caller, McpGuard
 from ._mcp_identity import AuthFailed, CallerInfo, IdentitySource, Resolver, build_caller
-from ._mcp_verdict import FORBIDDEN, UNAUTHENTICATED, Outcome, Verdict, forbidden
+from ._mcp_verdict import (
+    FORBIDDEN,
+    RATE_LIMITED,
+    UNAUTHENTICATED,
+    Outcome,
+    Verdict,
+    forbidden,
+    limited,
+)
 
 __all__ = [
     "FORBIDDEN",
+    "RATE_LIMITED",
     "UNAUTHENTICATED",
     "CallerInfo",
     "JWTTokenVerifier",
@@ -69,6 +78,8 @@ class ZtPolicyMiddleware:
         denied_answer: "forbidden" (default: error with the policy reasons) or "not_found".
         shadow: report-only; decisions are logged and sent to `on_decision`, nothing is blocked.
         decide_methods: other methods to decide with `request.action` = the method name.
+        limiter: a `zt_policy.guard.Guard` over the same policies: counts `limit`s (an exceeded one
+            answers RATE_LIMITED with `data.retry_after`) and fills `signals`.
         not_found: custom answer for hidden items (return a result or an exception to raise);
             the default copies `MCPServer`'s unknown tool / resource / prompt answers.
     """
@@ -92,6 +103,7 @@ class ZtPolicyMiddleware:
         max_argument_bytes: int = 1 << 20,
         cache_size: int = 512,
         on_decision: Callable[[Mapping[str, Any]], None] | None = None,
+        limiter: Any = None,
         not_found: NotFound | None = None,
     ) -> None:
         self.guard = McpGuard(
@@ -103,6 +115,7 @@ class ZtPolicyMiddleware:
             max_argument_bytes=max_argument_bytes,
             cache_size=cache_size,
             on_decision=on_decision,
+            limiter=limiter,
         )
         self.source = IdentitySource(
             identity=identity,
@@ -220,6 +233,9 @@ class ZtPolicyMiddleware:
             )
         if outcome is Outcome.UNAUTHENTICATED:
             raise MCPError(code=UNAUTHENTICATED, message="Authentication required")
+        if outcome is Outcome.LIMITED:
+            message, data = limited(verdict, self.expose_reasons)
+            raise MCPError(code=RATE_LIMITED, message=message, data=data)
         if verdict.target is not None and (
             outcome is Outcome.HIDDEN or self.denied_answer == "not_found"
         ):
