@@ -156,7 +156,10 @@ class Guard:
                           1 if unavailable else retry, shadow, unavailable, applied, signals)
         seconds = time.perf_counter() - t0
         if self._telemetry is not None or self.audit is not None:
-            self._report(verdict, identity, device, request, start_ns, seconds)
+            try:
+                self._report(verdict, identity, device, request, start_ns, seconds)
+            except Exception:  # reporting never changes or fails the answer
+                logger.exception("zt-policy: reporting decision %s failed", verdict.decision_id)
         return verdict
 
     async def acheck(self, identity: Any = None, device: Any = None, request: Any = None, *,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from typing import Any
+
+import pytest
 
 import zt_policy
-from zt_policy.guard import Guard
+from zt_policy.guard import AuditLog, Guard
 
 POLICY = """
 permit "inference" when request.action == "inference"
@@ -80,3 +83,25 @@ def test_policies_can_be_swapped() -> None:
         'permit "p" when request.action == "inference" and signals.requests_1m < 3')
     assert [guard.check(request={"action": "inference"}).allowed for _ in range(4)] == [
         True, True, False, False]
+
+
+def test_broken_reporting_and_fingerprints_never_fail_a_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class BrokenLog(AuditLog):
+        def submit(self, record: dict[str, Any]) -> None:
+            raise RuntimeError("sink exploded")
+
+    log = BrokenLog(logger=None)
+    guard = Guard(zt_policy.compile(POLICY), audit=log)
+    v = guard.check(identity={"subject": "z"}, request={"action": "inference"})
+    assert v.allowed
+    assert any("reporting decision" in r.getMessage() for r in caplog.records)
+    log.close()
+
+    def fingerprint(request: Any) -> bytes:
+        raise ValueError("bad fingerprint")
+
+    closed = Guard(zt_policy.compile(POLICY), signals=True, fingerprint=fingerprint)
+    v = closed.check(identity={"subject": "z"}, request={"action": "inference"})
+    assert not v.allowed and v.status == 503  # fail closed: the signals could not be computed
