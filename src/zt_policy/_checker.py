@@ -212,7 +212,7 @@ class Checker:
             x, t = self.expr(it)
             items.append(x)
             if t.kind != "dyn":
-                kinds.add("float" if t.kind == "int" else t.kind)
+                kinds.add(str(t) if t.kind not in ("int", "float") else "number")
                 elem = t
         if len(kinds) > 1:
             self.error("ZT212", f"list mixes values of different types ({', '.join(sorted(kinds))})",
@@ -280,6 +280,11 @@ class Checker:
 
     def has(self, e: A.Has) -> tuple[A.Expr, Type]:
         target, t = self.expr(e.target)
+        if not isinstance(target, A.Attr):
+            if not isinstance(target, A.Literal) or target.value is not None:  # not already wrong
+                self.error("ZT202", "`has` tests an attribute path, such as `identity has email`",
+                           e.target.span, "write the attribute itself rather than a `let` name")
+            return A.Literal(None, e.span), BOOL
         if t.kind == "record":
             if t.field(e.key) is None:
                 self.error("ZT201", f"`{_text(target)}` has no attribute `{e.key}`", e.span,
@@ -387,7 +392,7 @@ def _a(t: Type) -> str:
     s = str(t)
     if t.kind == "list":
         return f"a {s}"
-    return ("an " if s[0] in "aeiou" else "a ") + s
+    return ("an " if s[0].lower() in "aeiou" else "a ") + s
 
 
 def _text(e: A.Expr) -> str:

@@ -298,8 +298,9 @@ def _check(t: Type, v: object, path: str, bad: list[str] | None) -> tuple[object
 
 
 def _never_absent(e: A.Attr) -> bool:
-    """Typed attributes with a schema default always hold a value of their type after extraction."""
-    return e.typed and e.default is not None
+    """Top-level typed attributes with a schema default always hold a value of their type after
+    extraction (deeper ones sit under a record that may itself be absent)."""
+    return e.typed and e.default is not None and len(e.path) == 2
 
 
 def _static(e: A.Expr) -> str:

@@ -75,8 +75,9 @@ def _too_large(name: str, size: int, limits: Limits) -> Diagnostic:
 def parse(name: str, text: str, limits: Limits | None = None) -> tuple[A.SourceFile, list[Diagnostic]]:
     limits = limits or Limits()
     lines = text.splitlines(keepends=True)
-    if len(text.encode("utf-8", "surrogatepass")) > limits.max_file_bytes:
-        return A.SourceFile(name, "", ()), [_too_large(name, len(text), limits)]
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.max_file_bytes:
+        return A.SourceFile(name, "", ()), [_too_large(name, size, limits)]
     statements: list[A.Statement] = []
     diags: list[Diagnostic] = []
     for first_line, chunk in _chunks(lines):

@@ -132,6 +132,9 @@ class PolicySet:
             return self._decide_x(identity, device, request)
         given = self._given(identity, device, request, roots)
         if isinstance(given, Decision):
+            if explain:  # the context was refused: no policy was evaluated
+                return replace(given, explanation=tuple(
+                    PolicyTrace(p.id, p.effect, "not evaluated", False) for p in self._policies))
             return given
         decision = self._decide_x(*(given[n] for n in self._args))
         if explain:

@@ -22,7 +22,12 @@ def root_mapping(name: str, value: object) -> Mapping[str, Any] | str:
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        return value if value.__class__ is dict else dict(value)
+        if value.__class__ is dict:
+            return value
+        try:
+            return dict(value)
+        except Exception as exc:  # a caller's mapping that cannot be read: refuse, never raise
+            return f"context root `{name}` could not be read: {type(exc).__name__}: {exc}"
     if isinstance(value, BaseModel):
         return dict(value.__dict__)
     return f"context root `{name}` must be a mapping or a pydantic model, got {type(value).__name__}"

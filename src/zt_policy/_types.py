@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import types
 import typing
 from dataclasses import dataclass, field
@@ -99,7 +100,7 @@ def _from_annotation(ann: Any, metadata: list[Any] | None = None) -> tuple[Type,
     if origin in (list, set, frozenset, tuple) or ann in (list, set, frozenset, tuple):
         elem = _from_annotation(args[0])[0] if args else DYN
         return Type("list", elem), False
-    if origin is dict or ann is dict or origin is typing.Mapping:
+    if origin in (dict, collections.abc.Mapping) or ann is dict:
         return MAP, False
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return record_type(ann), False

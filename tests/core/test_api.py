@@ -169,3 +169,40 @@ def test_cache_tells_true_from_one() -> None:
     lists = zt_policy.compile('permit "c" when identity.groups == identity.roles', cache_size=16)
     assert lists.decide(identity={"groups": [True], "roles": [True]}).allowed
     assert not lists.decide(identity={"groups": [1], "roles": [True]}).allowed
+
+
+def test_found_in_review_never_crash() -> None:
+    """Inputs that once ended in an exception or a wrong answer."""
+    from collections.abc import Iterator, Mapping
+
+    from pydantic import Field
+
+    class Broken(Mapping[str, object]):
+        def __getitem__(self, k: str) -> object:
+            raise RuntimeError("boom")
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(["tool"])
+
+        def __len__(self) -> int:
+            return 1
+
+    ps = zt_policy.compile('permit "p" when request.tool == "x"')
+    assert [e.code for e in ps.decide(request=Broken()).errors] == ["ZT310"]
+    with pytest.raises(zt_policy.PolicyError) as info:
+        zt_policy.compile('let args = request.arguments\npermit "p" when args has path')
+    assert info.value.codes == ["ZT202"]
+
+    class Org(BaseModel):
+        tier: int = 1
+
+    class Req(zt_policy.Request):
+        org: Org = Field(default_factory=Org)
+
+    nested = zt_policy.compile('permit "p" when request.org.tier >= 1',
+                               schema=zt_policy.Schema(request=Req))
+    assert [e.code for e in nested.decide(request={}).errors] == ["ZT301"]
+    assert nested.decide(request={"org": {"tier": 2}}).allowed
+    explained = zt_policy.compile('permit "a"').decide(identity="x", explain=True)
+    assert explained.explanation is not None
+    assert [t.outcome for t in explained.explanation] == ["not evaluated"]
