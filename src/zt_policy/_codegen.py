@@ -196,12 +196,16 @@ class _Gen:
         """`extract(roots) -> slots | problems`; with ``key_slots``, `front(roots)` instead, which
         also looks the rule index up: `(slots, candidates)`, or `(problems, None)`."""
         params = ", ".join(f"r_{r}" for r in self.roots)
-        name = "extract" if key_slots is None else "front"
-        out = [f"def {name}({params}):", "    bad = None"]
+        front = key_slots is not None
+        out = [f"def {'front' if front else 'extract'}({params}):"]
+        if not front:
+            out.append("    bad = None")
         names = []
         for s, i in sorted(self.slots.items(), key=lambda kv: kv[1]):
             names.append(f"s{i}")
-            out.extend("    " + line for line in self.read_slot(s, f"s{i}", freeze))
+            # front gives up on the first malformed value and lets `extract` collect them all
+            bail = f"return extract({params}), None" if front else None
+            out.extend("    " + line for line in self.read_slot(s, f"s{i}", freeze, bail))
         slots = f"({''.join(n + ', ' for n in names)})"
         if key_slots is None:
             out += ["    if bad is not None:", "        return bad", f"    return {slots}"]
@@ -215,17 +219,19 @@ class _Gen:
                 elif kind == "list":
                     sig.append(f"_list_sig(s{i})")
             ck = f"(x, ({''.join(x + ', ' for x in sig)}))" if sig else "x"
-            out += ["    if bad is not None:", "        return bad, None",
-                    f"    x = {slots}", f"    return x, {ck}"]
+            out += [f"    x = {slots}", f"    return x, {ck}"]
             return out
         key = "".join(f"_n{j}.get(s{slot}), " for j, slot in enumerate(key_slots))
-        out += ["    if bad is not None:", "        return bad, None",
-                f"    k = ({key})", "    c = _memo_get(k)",
+        out += [f"    k = ({key})", "    c = _memo_get(k)",
                 f"    return {slots}, (c if c is not None else _compute(k))"]
         return out
 
-    def read_slot(self, s: Slot, var: str, freeze: bool) -> list[str]:
+    def read_slot(self, s: Slot, var: str, freeze: bool, bail: str | None = None) -> list[str]:
+        """Code reading one slot. A malformed value is added to `bad`, or with ``bail``,
+        handled by that statement instead."""
         attr = s.attr
+        on_error = [f"    {bail}"] if bail else [
+            f"    {var}, bad = _MISSING, [*(bad or ()), str(exc)]"]
         if s.has_key is not None:
             target = self.const(attr, ("attr", attr))
             return [
@@ -233,7 +239,7 @@ class _Gen:
                 f"    {var} = _presence(_read({target}, {self.roots_dict()}), "
                 f"{s.has_key!r}, {s.defaulted})",
                 "except TypeError as exc:",
-                f"    {var}, bad = _MISSING, [*(bad or ()), str(exc)]",
+                *on_error,
             ]
         if len(attr.path) == 2 and attr.typed:
             t = attr.type
@@ -248,14 +254,16 @@ class _Gen:
                 "elif v is None:",
                 f"    {var} = {default}",
                 "else:",
-                f"    {var}, bad = _check({ttype}, v, {attr.dotted!r}, bad)",
+                *([f"    {var}, b = _check({ttype}, v, {attr.dotted!r}, None)",
+                   "    if b is not None:", f"        {bail}"] if bail else
+                  [f"    {var}, bad = _check({ttype}, v, {attr.dotted!r}, bad)"]),
             ]
         target = self.const(attr, ("attr", attr))
         return [
             "try:",
             f"    {var} = _read({target}, {self.roots_dict()})",
             "except TypeError as exc:",
-            f"    {var}, bad = _MISSING, [*(bad or ()), str(exc)]",
+            *on_error,
         ]
 
     def roots_dict(self) -> str:
