@@ -65,11 +65,13 @@ def _results(zt: float, floor: float, peer: float, cached: float, uncached: floa
 def test_targets_pass_and_fail_on_ratios() -> None:
     good = check_ratios.evaluate(_results(1.0e-6, 0.5e-6, 10e-6, 0.5e-6, 1.0e-6))
     assert check_ratios.failed(good) == []
-    assert [v.status for v in good] == ["PASS", "PASS", "PASS", "WARN"]  # compile only warns
+    # compile only warns; the 3x goal is reported, the regression gate (last) fails CI
+    assert [v.status for v in good] == ["PASS", "PASS", "PASS", "WARN", "PASS"]
     bad = check_ratios.evaluate(_results(2.0e-6, 0.5e-6, 8e-6, 1.1e-6, 1.0e-6))
     assert [v.name.split(",")[0] for v in check_ratios.failed(bad)] == [
-        "uncached decide() / floor", "fastest peer / uncached decide()",
-        "default / uncached on a repeating stream"]
+        "fastest peer / uncached decide()", "default / uncached on a repeating stream",
+        "uncached decide() / floor"]
+    assert bad[0].status == "WARN"  # the 3x goal itself only warns
 
 
 def test_interleaved_ratios_take_precedence() -> None:
