@@ -160,3 +160,32 @@ def test_explain_agrees_with_decision(text: str, ctx: dict[str, Any]) -> None:
             assert t.outcome == "not evaluated"
         elif not t.candidate:  # the index may skip a policy only when it surely does not match
             assert t.outcome == "not matched", (text, t)
+
+
+safe_leaf = st.one_of(
+    st.tuples(lit_str, st.just("in identity.groups")).map(" ".join),
+    st.tuples(st.just("device.posture"), st.sampled_from(["<", ">="]), lit_num).map(" ".join),
+    st.sampled_from(["identity.mfa", "device.managed", "not identity.mfa", "not device.managed"]),
+)
+
+
+@st.composite
+def bucketed_set(draw: st.DrawFn) -> str:
+    """Many policies behind the same index keys, so that the index fuses them into buckets."""
+    lines = []
+    for n in range(draw(st.integers(2, 9))):
+        effect = draw(st.sampled_from(["permit", "permit", "forbid"]))
+        tool = draw(st.sampled_from(["a", "b"]))
+        rest = draw(st.lists(safe_leaf, max_size=3))
+        cond = " and ".join(['request.action == "tools/call"', f'request.tool == "{tool}"', *rest])
+        lines.append(f'{effect} "p{n}" when {cond}')
+    return "\n".join(lines)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=bucketed_set(), contexts=st.lists(context(), min_size=1, max_size=6))
+def test_fused_buckets_agree_with_reference(text: str, contexts: list[dict[str, Any]]) -> None:
+    ps = zt_policy.compile(text, cache_size=0)
+    for ctx in contexts:
+        ctx["request"] = {**ctx["request"], "action": "tools/call"}
+        assert summary(ps.decide(**ctx)) == summary(reference_decide(ps, **ctx)), text
