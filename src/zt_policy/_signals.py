@@ -125,7 +125,7 @@ def _bit(value: object, bits: int) -> int:
 
 class MemorySignals:
     """Signals for one process. Bounded: at most `max_identities` tracked (least recently seen
-    identities are forgotten first), and a fixed size per identity (~5 KB at most)."""
+    identities are forgotten first), and a bounded size per identity (~10 KB at worst)."""
 
     def __init__(self, max_identities: int = 10_000) -> None:
         self._tracks: LRUCache[str, _Track] = LRUCache(maxsize=max_identities)
