@@ -135,6 +135,11 @@ def test_guard_telemetry_without_sdk(measure: Callable[..., None]) -> None:
     measure("guard/limit in memory + telemetry, no SDK", _batch(guard.check))
 
 
+def test_guard_no_limit_telemetry_without_sdk(measure: Callable[..., None]) -> None:
+    guard = Guard(zt_policy.compile(PLAIN))
+    measure("guard/no limit + telemetry, no SDK", _batch(guard.check))
+
+
 def test_guard_telemetry_with_sdk(measure: Callable[..., None]) -> None:
     tp = TracerProvider()
     tp.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
@@ -169,4 +174,7 @@ def print_figures(request: pytest.FixtureRequest) -> Iterator[None]:
             extra = ""
             if base and key.startswith("guard/limit in memory +"):
                 extra = f"  (+{(value - base) * 1e6:.2f} us over the limit in memory)"
+            bare = FIGURES.get("guard/no limit, no log, no telemetry")
+            if bare and key == "guard/no limit + telemetry, no SDK":
+                extra = f"  (+{(value - bare) * 1e6:.2f} us over the guard without telemetry)"
             reporter.write_line(f"  {key:<62} {value * 1e6:9.2f} us{extra}")
