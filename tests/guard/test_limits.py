@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 
 import pytest
@@ -157,3 +158,14 @@ def test_bad_configuration_is_refused(policies: zt_policy.PolicySet) -> None:
         Guard(policies, on_storage_error="maybe")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         Guard(policies, signals="sometimes")  # type: ignore[arg-type]
+
+
+def test_a_redis_that_never_answers_fails_closed_instead_of_hanging() -> None:
+    # a listening socket that accepts connections and never replies: reads time out
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        guard = Guard(zt_policy.compile(POLICY), storage=f"redis://127.0.0.1:{port}")
+        v = infer(guard)
+        assert not v.allowed and v.status == 503 and v.decision.errors[0].code == "ZT350"
