@@ -221,8 +221,10 @@ class HttpGuard:
             return self.failed(verdict, "policy evaluation")
         verdict.decision = decision
         if not decision.allowed:
-            if counted is not None and counted.status in (429, 503):  # limit exceeded, store down
-                verdict.answer = answers.limited(decision, counted.status, counted.retry_after or 1)
+            if counted is not None and (counted.limited or counted.unavailable):
+                # a limit exceeded (429) or its storage down (503); also in report-only mode
+                status = 429 if counted.limited else 503
+                verdict.answer = answers.limited(decision, status, counted.retry_after or 1)
             elif verdict.identity.get("authenticated"):
                 verdict.answer = answers.forbidden(decision, self.expose_policies)
             else:

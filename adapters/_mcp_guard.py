@@ -240,7 +240,7 @@ class McpGuard:
                 counted = self.limiter.check(caller.identity or {}, caller.device, request,
                                              shadow=self.shadow)
                 d = counted.decision
-                if counted.status in (429, 503):  # limit exceeded, or its storage down
+                if counted.limited or counted.unavailable:  # limit exceeded, or storage down
                     return Verdict(Outcome.LIMITED, target, tuple(d.reasons), tuple(d.policies),
                                    retry_after=counted.retry_after or 1)
             else:

@@ -131,3 +131,30 @@ def test_limit_storage_down_is_503(server: str, own_redis: RedisServer) -> None:
         own_redis.stop()
         down = httpx.post(url + CHAT, json={"model": "m"}, timeout=5)
         assert down.status_code == 503 and down.headers["retry-after"] == "1"
+
+
+def test_report_only_logs_the_limit_but_passes(caplog: pytest.LogCaptureFixture) -> None:
+    guard = Guard(zt_policy.compile(POLICY))
+    seen: list[Any] = []
+
+    async def chat(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route(CHAT, chat, methods=["POST"])])
+    app.add_middleware(ZeroTrustMiddleware, policies=guard.policies, limiter=guard,
+                       report_only=True, on_decision=seen.append)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.02)
+    try:
+        codes = [httpx.post(f"http://127.0.0.1:{port}{CHAT}", json={"model": "m"}, timeout=5)
+                 .status_code for _ in range(3)]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert codes == [200, 200, 200]
+    assert [v.answer.status if v.answer else None for v in seen] == [None, None, 429]
+    assert not seen[2].enforced

@@ -81,3 +81,20 @@ async def test_fastmcp_limit_is_a_rate_limited_error() -> None:
     assert err.value.error.code == zt_fastmcp.RATE_LIMITED
     assert err.value.error.data["retry_after"] >= 1
     assert err.value.error.data["reasons"] == ["generation quota exceeded"]
+
+
+async def test_shadow_mode_reports_the_limit_without_enforcing_it() -> None:
+    events: list[Any] = []
+    guard = Guard(zt_policy.compile(POLICY))
+    server = MCPServer("limited", middleware=[zt_mcp.ZtPolicyMiddleware(
+        guard.policies, identity=by_name, limiter=guard, shadow=True, on_decision=events.append)])
+
+    @server.tool()
+    def generate(prompt: str) -> str:
+        return prompt.upper()
+
+    async with Client(server, client_info=Implementation(name="alice", version="1")) as c:
+        for _ in range(3):
+            assert not (await c.call_tool("generate", {"prompt": "hi"})).is_error
+    assert [e["outcome"] for e in events] == ["limited"]
+    assert events[0]["enforced"] is False
