@@ -12,7 +12,8 @@ from pathlib import Path
 
 from . import _ast as A
 from ._checker import Checker
-from ._codegen import finish, key_function, prepare, slot_kind
+from ._codegen_extract import slot_kind
+from ._codegen_module import finish, key_function, prepare
 from ._diagnostics import Diagnostic, PolicyError, Span
 from ._index import Index
 from ._indexer import plan
