@@ -8,12 +8,17 @@ comparison that failed, so an operator can see `device.posture >= 70` failed on 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from . import _ast as A
 from . import _runtime as R
-from ._decision import EvalError, PolicyTrace
+from ._decision import Decision, EvalError, PolicyTrace
 from ._interpreter import Interpreter, span_text
+from ._partial import expand
+
+if TYPE_CHECKING:
+    from ._policyset import PolicySet
 
 
 def trace(
@@ -81,3 +86,29 @@ def _values(
 
 def to_error(f: R.Fail, policy: str | None) -> EvalError:
     return EvalError(f.code, f.message, policy, str(f.site.span), f.help)
+
+
+def explained(
+    ps: PolicySet, decision: Decision, roots: Mapping[str, Mapping[str, Any]]
+) -> Decision:
+    """The decision with one trace per policy; candidates are those the index did not rule out."""
+    interp = Interpreter(ps._lets, ps._sources)
+    try:
+        x = ps._extract(*(roots[n] for n in ps._args))
+        bad = x if isinstance(x, list) else None
+        forbids, permits = ps._index.lookup(x) if isinstance(x, tuple) else ((), ())
+    except Exception:
+        bad, forbids, permits = ["internal error"], (), ()
+    if bad:  # nothing was evaluated: the context itself was refused
+        skipped = tuple(PolicyTrace(p.id, p.effect, "not evaluated", False) for p in ps._policies)
+        return replace(decision, explanation=skipped)
+    cands = set(expand(forbids, ps._index)) | set(expand(permits, ps._index))
+    traces: list[PolicyTrace] = []
+    for i, p in enumerate(ps._policies):
+        try:
+            traces.append(trace(interp, p, roots, i in cands))
+        except (R.Fail, TypeError) as exc:
+            code = exc.code if isinstance(exc, R.Fail) else "ZT311"
+            traces.append(PolicyTrace(p.id, p.effect, "error", i in cands,
+                                      error=EvalError(code, str(exc), p.id)))
+    return replace(decision, explanation=tuple(traces))

@@ -15,9 +15,10 @@ from . import _ast as A
 from . import _runtime as R
 from ._cache import DecisionCache
 from ._decision import Decision, EvalError, LimitHit, PolicyTrace
-from ._explain import to_error, trace
+from ._explain import explained, to_error
 from ._index import Candidates, Index
 from ._interpreter import Interpreter
+from ._partial import may_allow
 from ._reading import root_mapping
 
 _DEFAULT_DENY = Decision(False, (), ("no policy permits this request",))
@@ -303,26 +304,7 @@ class PolicySet:
         return Decision(allowed, tuple(p.id for p in ps), reasons, errors)
 
     def _explained(self, decision: Decision, roots: Mapping[str, Mapping[str, Any]]) -> Decision:
-        interp = Interpreter(self._lets, self._sources)
-        try:
-            x = self._extract(*(roots[n] for n in self._args))
-            bad = x if isinstance(x, list) else None
-            forbids, permits = self._index.lookup(x) if isinstance(x, tuple) else ((), ())
-        except Exception:
-            bad, forbids, permits = ["internal error"], (), ()
-        if bad:  # nothing was evaluated: the context itself was refused
-            skipped = tuple(PolicyTrace(p.id, p.effect, "not evaluated", False)
-                            for p in self._policies)
-            return replace(decision, explanation=skipped)
-        cands = set(_expand(forbids, self._index)) | set(_expand(permits, self._index))
-        traces: list[PolicyTrace] = []
-        for i, p in enumerate(self._policies):
-            try:
-                traces.append(trace(interp, p, roots, i in cands))
-            except (R.Fail, TypeError) as exc:
-                traces.append(PolicyTrace(p.id, p.effect, "error", i in cands, error=EvalError(
-                    "ZT311" if isinstance(exc, TypeError) else exc.code, str(exc), p.id)))
-        return replace(decision, explanation=tuple(traces))
+        return explained(self, decision, roots)
 
     # -- partial evaluation ----------------------------------------------------------------
     def may_allow(
@@ -342,53 +324,7 @@ class PolicySet:
         given = self._given(identity, device, request, roots)
         if isinstance(given, Decision):
             return False
-        try:
-            x = self._extract(*(given[n] for n in self._args))
-        except Exception:
-            return False
-        if not isinstance(x, tuple):
-            return False
-        plan = self._partial_plan(tuple(unknown))
-        touches, slots_unknown = plan
-        if slots_unknown:
-            n = len(self._policies)
-            forbids = tuple(i for i in range(n) if self._policies[i].effect == "forbid")
-            permits = tuple(i for i in range(n) if self._policies[i].effect == "permit")
-        else:
-            found = self._index.lookup(x)
-            forbids = _expand(found[0], self._index)
-            permits = _expand(found[1], self._index)
-        interp = Interpreter(self._lets, self._sources, tuple(unknown), self._site_cache)
-
-        def outcome(i: int) -> object:
-            if touches[i]:
-                return interp.matches(self._policies[i], given)
-            return bool(self._conds[i](x))
-
-        for i in forbids:
-            try:
-                if outcome(i) is True:
-                    return False
-            except R.Fail:
-                return False
-        for i in permits:
-            try:
-                if outcome(i) is not False:
-                    return True
-            except R.Fail:
-                continue
-        return False
-
-    def _partial_plan(self, unknown: tuple[str, ...]) -> tuple[list[bool], bool]:
-        """Per policy, whether it reads an unknown attribute; and whether an index key is unknown."""
-        plan = self._partial_plans.get(unknown)
-        if plan is None:
-            prefixes = tuple(tuple(u.split(".")) for u in unknown)
-            touches = [any(t[: len(p)] == p for t in ts for p in prefixes) for ts in self._touches]
-            slots_unknown = any(self._slot_paths[s][: len(p)] == p
-                                for s in self._index.key_slots for p in prefixes)
-            plan = self._partial_plans[unknown] = (touches, slots_unknown)
-        return plan
+        return may_allow(self, given, tuple(unknown))
 
     def _attrs(self, p: A.Policy) -> frozenset[tuple[str, ...]]:
         interp = Interpreter(self._lets, self._sources)
@@ -397,14 +333,6 @@ class PolicySet:
             if e is not None:
                 out.update(a.path for a in interp.attrs_in(e))
         return frozenset(out)
-
-
-def _expand(entries: Sequence[tuple[int, Any]], index: Index) -> tuple[int, ...]:
-    """The policy indices behind candidate entries, buckets included, in order."""
-    out: list[int] = []
-    for tag, fn in entries:
-        out.extend((tag,) if tag >= 0 else index.bucket_of(fn))
-    return tuple(out)
 
 
 def _first(tag: int) -> int:
