@@ -93,6 +93,12 @@ class Guard:
         self.policies = policies
 
     @property
+    def remote(self) -> bool:
+        """True when counting goes over the network (Redis): async callers should then use
+        `acheck()` (or a worker thread) rather than block their event loop on `check()`."""
+        return self._limits.remote
+
+    @property
     def policies(self) -> PolicySet:
         return self._policies
 
@@ -166,7 +172,7 @@ class Guard:
                      shadow: bool = False) -> Verdict:
         """`check()` for async code: with remote storage it runs in a worker thread, so a Redis
         round trip never blocks the event loop; in memory it runs inline."""
-        if self._limits.remote:
+        if self.remote:
             return await asyncio.to_thread(self.check, identity, device, request, shadow=shadow)
         return self.check(identity, device, request, shadow=shadow)
 
