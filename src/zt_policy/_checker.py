@@ -7,16 +7,16 @@ diagnostic for every problem, so a policy set is either fully valid or refused w
 from __future__ import annotations
 
 import contextlib
-import difflib
 import ipaddress
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import _ast as A
+from ._checker_ops import check_binary, literal_type
+from ._checker_text import _a, _bool_help, _suggest, _text
 from ._codegen_size import expanded_size
 from ._diagnostics import Diagnostic, Span
 from ._schema import Schema
-from ._types import BOOL, CIDR, DYN, FLOAT, INT, IP, STR, Type, is_numeric
+from ._types import BOOL, CIDR, DYN, IP, Type
 from ._values import IpAddr, IpNet
 
 MAX_LET_DEPTH = 32
@@ -30,11 +30,6 @@ class Checked:
     lets: dict[str, A.Let]
     diagnostics: list[Diagnostic] = field(default_factory=list)
     limits: list[A.Limit] = field(default_factory=list)
-
-
-def _suggest(name: str, options: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
 
 
 class Checker:
@@ -181,7 +176,7 @@ class Checker:
 
     def expr(self, e: A.Expr) -> tuple[A.Expr, Type]:
         if isinstance(e, A.Literal):
-            return e, _literal_type(e.value)
+            return e, literal_type(e.value)
         if isinstance(e, A.ListLit):
             return self.list_lit(e)
         if isinstance(e, A.Call):
@@ -278,6 +273,9 @@ class Checker:
         attr = A.Attr((e.root, *e.keys), e.span, t, optional, default, typed_len, tuple(steps))
         return attr, t
 
+    def binary(self, e: A.Binary) -> tuple[A.Expr, Type]:
+        return check_binary(self, e)
+
     def has(self, e: A.Has) -> tuple[A.Expr, Type]:
         target, t = self.expr(e.target)
         if not isinstance(target, A.Attr):
@@ -293,129 +291,3 @@ class Checker:
             self.error("ZT202", f"`has` needs a record or a map, but `{_text(target)}` is {_a(t)}",
                        e.span, "`has` tests whether an optional attribute or a map key is present")
         return A.Has(target, e.key, e.span), BOOL
-
-    def binary(self, e: A.Binary) -> tuple[A.Expr, Type]:
-        left, lt = self.expr(e.left)
-        right, rt = self.expr(e.right)
-        out = A.Binary(e.op, left, right, e.span)
-        op = e.op
-        for side, t in ((left, lt), (right, rt)):
-            if t.kind == "record":
-                self.error("ZT202", f"`{_text(side)}` is a record; compare one of its attributes",
-                           side.span, _suggest_fields(t))
-                return out, BOOL
-        if op in ("==", "!="):
-            if not _comparable(lt, rt):
-                self.error("ZT209", f"comparing {_a(lt)} with {_a(rt)} is always "
-                           f"{'false' if op == '==' else 'true'}", e.span,
-                           "compare values of the same type")
-        elif op in ("<", "<=", ">", ">="):
-            for side, t in ((left, lt), (right, rt)):
-                if not is_numeric(t):
-                    self.error("ZT202", f"`{op}` compares numbers, but `{_text(side)}` is {_a(t)}",
-                               side.span, "ordering works on numbers and durations")
-        elif op == "in":
-            self.check_in(e, left, lt, rt)
-        elif op == "contains":
-            if lt.kind == "list":
-                if not _comparable(lt.elem or DYN, rt):
-                    self.error("ZT209", f"a {lt} never contains {_a(rt)}", e.span,
-                               "compare values of the same type")
-            elif lt.kind == "str":
-                if rt.kind not in ("str", "dyn"):
-                    self.error("ZT202", f"`contains` on a string needs a string, not {_a(rt)}", e.span)
-            elif lt.kind != "dyn":
-                self.error("ZT202", f"`contains` needs a list or a string on its left, not {_a(lt)}",
-                           e.span)
-        elif op in ("contains_any", "contains_all"):
-            for side, t in ((left, lt), (right, rt)):
-                if t.kind not in ("list", "dyn"):
-                    self.error("ZT202", f"`{op}` needs lists on both sides, but `{_text(side)}` is "
-                               f"{_a(t)}", side.span, f"write `{op} [\"a\", \"b\"]`")
-        elif op == "like":
-            if not (isinstance(right, A.Literal) and isinstance(right.value, str)):
-                self.error("ZT210", "the pattern of `like` must be a string literal", right.span,
-                           'write `like "prefix-*"`; `*` matches any run of characters')
-            if lt.kind not in ("str", "ip", "dyn"):
-                self.error("ZT202", f"`like` matches strings, but `{_text(left)}` is {_a(lt)}",
-                           left.span)
-        return out, BOOL
-
-    def check_in(self, e: A.Binary, left: A.Expr, lt: Type, rt: Type) -> None:
-        if rt.kind == "list":
-            elem = rt.elem or DYN
-            if elem.kind == "cidr":
-                if lt.kind not in ("ip", "str", "dyn"):
-                    self.error("ZT202", f"`in` a list of networks needs an ip address, not {_a(lt)}",
-                               e.span)
-            elif not _comparable(lt, elem):
-                self.error("ZT209", f"{_a(lt)} is never in a {rt}", e.span,
-                           "compare values of the same type")
-        elif rt.kind == "cidr":
-            if lt.kind not in ("ip", "str", "dyn"):
-                self.error("ZT202", f"`in cidr(...)` needs an ip address, but `{_text(left)}` is "
-                           f"{_a(lt)}", e.span)
-        elif rt.kind == "str":
-            self.error("ZT202", "`in` tests list membership; for a substring use `contains`",
-                       e.span, f"write `{_text(e.right)} contains {_text(left)}`")
-        elif rt.kind != "dyn":
-            self.error("ZT202", f"`in` needs a list or a cidr on its right, not {_a(rt)}", e.span)
-
-
-def _literal_type(v: object) -> Type:
-    if isinstance(v, bool):
-        return BOOL
-    if isinstance(v, int):
-        return INT
-    if isinstance(v, float):
-        return FLOAT
-    if isinstance(v, str):
-        return STR
-    return DYN
-
-
-def _comparable(a: Type, b: Type) -> bool:
-    if "dyn" in (a.kind, b.kind):
-        return True
-    num = {"int", "float"}
-    if a.kind in num and b.kind in num:
-        return True
-    ipish = {"ip", "str"}
-    if a.kind in ipish and b.kind in ipish:
-        return True
-    if a.kind == "list" and b.kind == "list":
-        return _comparable(a.elem or DYN, b.elem or DYN)
-    return a.kind == b.kind
-
-
-def _a(t: Type) -> str:
-    s = str(t)
-    if t.kind == "list":
-        return f"a {s}"
-    return ("an " if s[0].lower() in "aeiou" else "a ") + s
-
-
-def _text(e: A.Expr) -> str:
-    if isinstance(e, A.Attr):
-        return e.dotted
-    if isinstance(e, A.Path):
-        return e.dotted
-    if isinstance(e, A.Literal):
-        return repr(e.value) if not isinstance(e.value, str) else f'"{e.value}"'
-    if isinstance(e, A.LetRef):
-        return e.name
-    return "this expression"
-
-
-def _suggest_fields(t: Type) -> str:
-    return "its attributes are: " + ", ".join(k for k, _ in t.fields)
-
-
-def _bool_help(e: A.Expr, t: Type) -> str:
-    if t.kind == "str":
-        return f'compare it: `{_text(e)} == "..."`'
-    if t.kind == "list":
-        return f'test membership: `"..." in {_text(e)}`'
-    if t.kind in ("int", "float"):
-        return f"compare it: `{_text(e)} >= ...`"
-    return "combine comparisons with `and`, `or`, `not`"
