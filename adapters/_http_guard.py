@@ -10,6 +10,7 @@ records what would have happened, but always passes the request on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -187,6 +188,16 @@ class HttpGuard:
         """Decide unless already answered, then report."""
         if verdict.answer is None:
             self.decide(verdict)
+        return self.finish(verdict)
+
+    async def conclude_async(self, verdict: Verdict) -> Verdict:
+        """`conclude` for async adapters: a limiter counting in Redis runs in a worker thread,
+        so its round trip never blocks the event loop."""
+        if verdict.answer is None:
+            if self.limiter is not None and self.limiter.remote:
+                await asyncio.to_thread(self.decide, verdict)
+            else:
+                self.decide(verdict)
         return self.finish(verdict)
 
     def reject(self, verdict: Verdict, error: IdentityError | RequestRejected) -> Verdict:

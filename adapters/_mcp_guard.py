@@ -8,6 +8,7 @@ framework's answers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -199,6 +200,13 @@ class McpGuard:
     def guarded(self, method: str) -> bool:
         """Whether this method is looked at at all (cheap test before building a Caller)."""
         return method in _GUARDED or method in self.decide_methods
+
+    async def check_async(self, caller: Caller, method: str, params: Any) -> Verdict:
+        """`check` for the async middlewares: a limiter counting in Redis runs in a worker
+        thread, so its round trip never blocks the event loop."""
+        if self.limiter is not None and self.limiter.remote:
+            return await asyncio.to_thread(self.check, caller, method, params)
+        return self.check(caller, method, params)
 
     def check(self, caller: Caller, method: str, params: Any) -> Verdict:
         """The verdict for one request; list methods get ALLOW here and are filtered afterwards."""

@@ -152,7 +152,7 @@ async def evaluate(
             verdict.request["model"] = model_from_body(await read_body())
         except RequestRejected as exc:
             guard.reject(verdict, exc)
-    return guard.conclude(verdict)
+    return await guard.conclude_async(verdict)
 
 
 class ZeroTrustMiddleware:

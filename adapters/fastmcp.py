@@ -219,7 +219,7 @@ class ZtPolicyMiddleware(Middleware):
 
     async def _check(self, context: MiddlewareContext[Any], method: str, params: Any) -> None:
         caller = await self._caller(context)
-        verdict = self.guard.check(caller, method, params)
+        verdict = await self.guard.check_async(caller, method, params)
         if verdict.outcome is not Outcome.ALLOW:
             self._refuse(verdict)
 

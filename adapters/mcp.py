@@ -173,7 +173,7 @@ class ZtPolicyMiddleware:
         if not self.guard.guarded(method):
             return await call_next(ctx)
         caller = await self._caller(ctx)
-        verdict = self.guard.check(caller, method, ctx.params)
+        verdict = await self.guard.check_async(caller, method, ctx.params)
         if verdict.outcome is Outcome.ALLOW:
             if method in LIST_SPECS:
                 return self._filter(caller, method, await call_next(ctx))

@@ -46,8 +46,8 @@ def sdk_server(guard: Guard) -> MCPServer:
     return server
 
 
-async def test_mcp_sdk_limit_is_a_rate_limited_error() -> None:
-    guard = Guard(zt_policy.compile(POLICY))
+async def test_mcp_sdk_limit_is_a_rate_limited_error(storage: str) -> None:
+    guard = Guard(zt_policy.compile(POLICY), storage=storage)
     server = sdk_server(guard)
     async with Client(server, client_info=Implementation(name="alice", version="1")) as c:
         for _ in range(2):
@@ -64,8 +64,8 @@ async def test_mcp_sdk_limit_is_a_rate_limited_error() -> None:
         assert not (await c.call_tool("generate", {"prompt": "x"})).is_error
 
 
-async def test_fastmcp_limit_is_a_rate_limited_error() -> None:
-    guard = Guard(zt_policy.compile(POLICY))
+async def test_fastmcp_limit_is_a_rate_limited_error(storage: str) -> None:
+    guard = Guard(zt_policy.compile(POLICY), storage=storage)
     server = fastmcp.FastMCP("limited", middleware=[
         zt_fastmcp.ZtPolicyMiddleware(guard.policies, identity=by_name, limiter=guard)])
 

@@ -105,3 +105,8 @@ def test_broken_reporting_and_fingerprints_never_fail_a_request(
     closed = Guard(zt_policy.compile(POLICY), signals=True, fingerprint=fingerprint)
     v = closed.check(identity={"subject": "z"}, request={"action": "inference"})
     assert not v.allowed and v.status == 503  # fail closed: the signals could not be computed
+
+
+def test_remote_says_whether_counting_goes_over_the_network(redis_url: str) -> None:
+    assert not Guard(zt_policy.compile(POLICY)).remote
+    assert Guard(zt_policy.compile(POLICY), storage=redis_url).remote
