@@ -157,7 +157,7 @@ async def read_body(
     """The request body, refusing more than `limit` bytes (413) or a slow sender (408)."""
     declared = headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
+        if not (declared.strip().isascii() and declared.strip().isdigit()):  # not "²"
             raise HttpError(400, "invalid_request", "Content-Length is not a number")
         if int(declared) > limit:
             raise HttpError(413, "payload_too_large", f"request body exceeds {limit} bytes")

@@ -95,7 +95,10 @@ class McpGuard:
         # Key on `root.attr` only: a dynamic map (identity.claims, request.headers) is keyed whole,
         # since a read such as `request.headers["a.b"]` has no unambiguous path below it.
         paths: set[tuple[str, str]] = set()
-        for path in policies.reads:
+        for read in policies.reads:
+            # "identity has tenant" reads whether identity.tenant is there: key on that path
+            target, has, key = read.partition(" has ")
+            path = f"{target}.{key}" if has else read
             root, _, rest = path.partition(".")
             found = _ATTR.match(rest)  # "headers.x-a", 'headers["x.a"]' -> "headers"
             attr = found.group(0) if found else ""

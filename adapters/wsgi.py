@@ -74,7 +74,7 @@ def read_body(environ: Environ, max_bytes: int) -> bytes:
         return b""
     length = environ.get("CONTENT_LENGTH") or ""
     body: bytes = stream.read(
-        min(int(length), max_bytes + 1) if length.isdigit() else max_bytes + 1
+        min(int(length), max_bytes + 1) if length.isascii() and length.isdigit() else max_bytes + 1
     )
     if len(body) > max_bytes:
         environ["wsgi.input"] = io.BufferedReader(_Chained(body, stream))

@@ -28,7 +28,7 @@ _FAST = {
     "ip": "v.__class__ is str",
     "bool": "v is True or v is False",
     "int": "v.__class__ is int",
-    "float": "v.__class__ is float or v.__class__ is int",
+    "float": "v.__class__ is int or (v.__class__ is float and v == v)",
     "list": "v.__class__ is list or v.__class__ is tuple",
     "map": "v.__class__ is dict",
     "record": "v.__class__ is dict",

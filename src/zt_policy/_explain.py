@@ -107,8 +107,9 @@ def explained(
     for i, p in enumerate(ps._policies):
         try:
             traces.append(trace(interp, p, roots, i in cands))
-        except (R.Fail, TypeError) as exc:
-            code = exc.code if isinstance(exc, R.Fail) else "ZT311"
+        except Exception as exc:  # an explanation never raises; it says what went wrong
+            code = exc.code if isinstance(exc, R.Fail) else (
+                "ZT311" if isinstance(exc, TypeError) else "ZT399")
             traces.append(PolicyTrace(p.id, p.effect, "error", i in cands,
                                       error=EvalError(code, str(exc), p.id)))
     return replace(decision, explanation=tuple(traces))

@@ -102,14 +102,14 @@ class Interpreter:
             for item in e.items:
                 try:
                     v = self.value(item, roots)
+                    if v is UNKNOWN:
+                        unknown = True
+                    elif R.truth(v, self.site(item)) is stop:
+                        return stop
                 except R.Fail:
-                    if unknown:
+                    if unknown:  # an unknown item before it may settle the result first
                         return UNKNOWN
                     raise
-                if v is UNKNOWN:
-                    unknown = True
-                elif R.truth(v, self.site(item)) is stop:
-                    return stop
             return UNKNOWN if unknown else not stop
         if isinstance(e, A.Has):
             if isinstance(e.target, A.Attr):

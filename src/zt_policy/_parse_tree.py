@@ -149,6 +149,9 @@ class Builder:
         if kind == "STRING":
             return A.Literal(self.string(tok), sp)
         if kind == "INT":
+            if len(text.lstrip("-")) > 18:  # beyond 64 bits (and Python's digit limit): refuse
+                raise BuildError(Diagnostic("ZT106", f"number {text[:20]}... is too large", sp,
+                                            help="numbers are limited to 18 digits"))
             return A.Literal(int(text), sp)
         if kind == "FLOAT":
             return A.Literal(float(text), sp)

@@ -46,7 +46,7 @@ def check_type(t: Type, v: object) -> object:
         if isinstance(v, int) and not isinstance(v, bool):
             return v
     elif k == "float":
-        if isinstance(v, int | float) and not isinstance(v, bool):
+        if isinstance(v, int | float) and not isinstance(v, bool) and v == v:  # NaN orders nothing
             return v
     elif k == "list":
         if isinstance(v, list | tuple | set | frozenset):

@@ -199,14 +199,16 @@ def like(s: object, pattern: LikePattern, site: Site) -> bool:
 
 
 def _num(v: object) -> bool:
-    return isinstance(v, int | float) and v is not True and v is not False
+    """A number that can be ordered: not a bool, and not NaN (every comparison with NaN is false,
+    which would quietly switch off a `forbid ... when x > N`)."""
+    return isinstance(v, int | float) and v is not True and v is not False and v == v
 
 
 def order(a: object, b: object, op: str, site: Site) -> bool:
     if not _num(a):
-        type_error(site, f"`{op}` compares numbers", a)
+        type_error(site, f"`{op}` compares numbers (not NaN)", a)
     if not _num(b):
-        type_error(site, f"`{op}` compares numbers", b)
+        type_error(site, f"`{op}` compares numbers (not NaN)", b)
     x, y = cast(float, a), cast(float, b)
     if op == "<":
         return x < y

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
+from typing import Any
 
 
 class IpAddr:
     __slots__ = ("text", "value", "version")
 
     def __init__(self, text: str) -> None:
-        addr = ipaddress.ip_address(text)
+        addr = _unmapped(ipaddress.ip_address(text))
         self.version = addr.version
         self.value = int(addr)
         self.text = str(addr)
@@ -56,10 +57,17 @@ class IpNet:
 def parse_ip(text: str) -> tuple[int, int] | None:
     """(version, integer) of an address string, or None; cached since the same clients recur."""
     try:
-        addr = ipaddress.ip_address(text.strip())
+        addr = _unmapped(ipaddress.ip_address(text.strip()))
     except ValueError:
         return None
     return addr.version, int(addr)
+
+
+def _unmapped(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Any:
+    """`::ffff:203.0.113.5` is the IPv4 client 203.0.113.5 (as dual-stack sockets report it):
+    it must meet IPv4 networks, or an IPv4 forbid could be walked around."""
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return mapped if mapped is not None else addr
 
 
 class LikePattern:

@@ -206,3 +206,44 @@ def test_found_in_review_never_crash() -> None:
     explained = zt_policy.compile('permit "a"').decide(identity="x", explain=True)
     assert explained.explanation is not None
     assert [t.outcome for t in explained.explanation] == ["not evaluated"]
+
+
+def test_found_in_review_fail_open() -> None:
+    """NaN orders nothing (so it must not switch a forbid off), and an IPv4 client written in
+    IPv6 form must meet IPv4 networks."""
+    ps = zt_policy.compile('permit "a"\nforbid "rows" when request.arguments["limit"] > 1000\n'
+                           'forbid "net" when request.ip in cidr("203.0.113.0/24")')
+    nan = ps.decide(request={"arguments": {"limit": float("nan")}, "ip": "198.51.100.1"})
+    assert not nan.allowed and [e.code for e in nan.errors] == ["ZT303"]
+    for mapped in ("::ffff:203.0.113.5", "::ffff:cb00:7105"):
+        assert ps.decide(request={"ip": mapped, "arguments": {"limit": 1}}).policies == ("net",)
+    assert ps.decide(request={"ip": "198.51.100.1", "arguments": {"limit": 1}}).allowed
+
+    class Risk(BaseModel):
+        score: float = 0.0
+
+    typed = zt_policy.compile('permit "a"\nforbid "risky" when risk.score > 0.5',
+                              schema=zt_policy.Schema(risk=Risk))
+    assert [e.code for e in typed.decide(risk={"score": float("nan")}).errors] == ["ZT311"]
+
+
+def test_may_allow_keeps_unknown_before_a_failing_item() -> None:
+    ps = zt_policy.compile('permit "readers" when request.tool == "search" and '
+                           '(request.arguments.mode == "read" or identity.claims.admin)')
+    ident = {"claims": {"admin": "yes"}}  # not a bool: the second item fails
+    req = {"action": "tools/call", "tool": "search"}
+    assert ps.may_allow(identity=ident, request=req)
+    assert ps.decide(identity=ident, request={**req, "arguments": {"mode": "read"}}).allowed
+
+
+def test_deep_values_and_huge_numbers_never_raise() -> None:
+    import json
+
+    deep = json.loads("[" * 900 + "]" * 900)
+    ps = zt_policy.compile('permit "p" when identity.claims.x == identity.claims.y')
+    d = ps.decide(identity={"claims": {"x": deep, "y": deep}}, explain=True)
+    assert not d.allowed and d.explanation is not None
+    assert ps.may_allow(identity={"claims": {"x": deep, "y": deep}}) is False
+    with pytest.raises(zt_policy.PolicyError) as info:
+        zt_policy.compile('permit "a" when device.posture > ' + "9" * 5000)
+    assert info.value.codes == ["ZT106"]
