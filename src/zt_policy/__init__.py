@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ._decision import Decision, EvalError, LimitHit, PolicyTrace
 from ._diagnostics import Diagnostic, PolicyError, Span
@@ -21,16 +22,23 @@ from ._limits import Limits
 from ._policyset import ContextError, PolicySet
 from ._schema import Schema
 from ._store import PolicyStore
+
+if TYPE_CHECKING:
+    from .guard import AuditLog, Guard
+    from .guard import Verdict as GuardVerdict
 from .models import Device, Identity, Request, Signals
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditLog",
     "ContextError",
     "Decision",
     "Device",
     "Diagnostic",
     "EvalError",
+    "Guard",
+    "GuardVerdict",
     "Identity",
     "LimitHit",
     "Limits",
@@ -77,3 +85,16 @@ def load(
     from ._build import load as _load
 
     return _load(path, schema=schema, cache_size=cache_size, limits=limits)
+
+
+_LAZY = {"Guard": "Guard", "AuditLog": "AuditLog", "GuardVerdict": "Verdict"}
+
+
+def __getattr__(name: str) -> object:
+    """The guard (rate limits, signals, decision log, telemetry) loads on first use: it brings
+    OpenTelemetry with it, which a plain `import zt_policy` does not need."""
+    if name in _LAZY:
+        from . import guard
+
+        return getattr(guard, _LAZY[name])
+    raise AttributeError(f"module 'zt_policy' has no attribute {name!r}")

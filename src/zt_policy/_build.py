@@ -62,6 +62,10 @@ def compile_sources(
     size = DEFAULT_CACHE_SIZE if cache_size is None else cache_size
     if cache_size is None and not _worth_caching(checked.policies, checked.lets, probe):
         size = 0
+    if cache_size is None and checked.limits:
+        size = DEFAULT_CACHE_SIZE  # an allowed decision with limits builds its hits: worth keeping
+    if cache_size is None and any(s.attr.path[0] == "signals" for s in prep.slots):
+        size = 0  # signals change with every request: a cache would only churn
     index = Index(iplan.key_slots, iplan.known, iplan.keys, iplan.forbid, [])
     gen = finish(prep, iplan.residual_whens, freeze=size > 0, index=index,
                  buckets=index.buckets(iplan.safe))

@@ -76,7 +76,7 @@ class PolicySet:
         # without limits, deciding is judging; with them, an allowed decision also carries the
         # limits that apply to it (bound once here so the common case pays no extra call)
         self._evaluate = self._lookup_and_judge if not self._limits else self._judge_and_limit
-        self._fast = self._simple and not self._limits and front is not None
+        self._fast = self._simple and front is not None
         if self._fast:
             # `decide` for this set as a closure over its parts: no attribute lookups on the
             # hot path. Same signature and behaviour as the method, which it falls back to.
@@ -143,11 +143,19 @@ class PolicySet:
         return decision
 
     def _fast_decide(self) -> Callable[..., Decision]:
-        front, judge, cache, general = self._front, self._judge, self._cache, self._decide
+        front, cache, general = self._front, self._cache, self._decide
+        judge = self._judge if not self._limits else self._judge_limited
         lookup = self._index.lookup
 
-        def decide(identity: Any = None, device: Any = None, request: Any = None, *,
+        def decide(identity: Any = _EMPTY, device: Any = _EMPTY, request: Any = _EMPTY, *,
                    explain: bool = False, **roots: Any) -> Decision:
+            # None and omitted roots are the empty dict (never mutated: it is only read)
+            if identity is None:
+                identity = _EMPTY
+            if device is None:
+                device = _EMPTY
+            if request is None:
+                request = _EMPTY
             if identity.__class__ is dict and device.__class__ is dict and (
                 request.__class__ is dict and not roots and not explain
             ):
@@ -227,7 +235,11 @@ class PolicySet:
         return self._judge(x, found if found is not None else index.compute(key))
 
     def _judge_and_limit(self, x: tuple[object, ...]) -> Decision:
-        decision = self._lookup_and_judge(x)
+        return self._judge_limited(x, self._index.lookup(x))
+
+    def _judge_limited(self, x: tuple[object, ...], candidates: Candidates) -> Decision:
+        """Judge, then attach the limits that apply to an allowed decision (the caller counts)."""
+        decision = self._judge(x, candidates)
         if not decision.allowed:
             return decision
         hits = []
@@ -333,6 +345,9 @@ class PolicySet:
             if e is not None:
                 out.update(a.path for a in interp.attrs_in(e))
         return frozenset(out)
+
+
+_EMPTY: dict[str, Any] = {}
 
 
 def _first(tag: int) -> int:
