@@ -205,10 +205,10 @@ def _num(v: object) -> bool:
 
 
 def order(a: object, b: object, op: str, site: Site) -> bool:
-    if not _num(a):
-        type_error(site, f"`{op}` compares numbers (not NaN)", a)
-    if not _num(b):
-        type_error(site, f"`{op}` compares numbers (not NaN)", b)
+    for v in (a, b):
+        if not _num(v):
+            nan = " and NaN orders nothing" if isinstance(v, float) else ""
+            type_error(site, f"`{op}` compares numbers{nan}", v)
     x, y = cast(float, a), cast(float, b)
     if op == "<":
         return x < y
