@@ -189,3 +189,30 @@ def test_fused_buckets_agree_with_reference(text: str, contexts: list[dict[str, 
     for ctx in contexts:
         ctx["request"] = {**ctx["request"], "action": "tools/call"}
         assert summary(ps.decide(**ctx)) == summary(reference_decide(ps, **ctx)), text
+
+
+arg_leaf = st.sampled_from(['request.arguments.path == "a"', "request.arguments.n > 3",
+                            'request.arguments has "path"', 'request.arguments["in"] like "s*"',
+                            '(request.arguments.path == "b" or identity.claims.tier)'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.tuples(policy_set(), arg_leaf).map(lambda t: f'{t[0]}\npermit "z" when {t[1]}'),
+       ctx=context(),
+       arguments=st.lists(st.fixed_dictionaries({}, optional={
+           "path": st.sampled_from(["a", "b", "x"]), "n": st.integers(0, 9),
+           "in": st.sampled_from(["search", "x"])}), min_size=1, max_size=6))
+def test_may_allow_false_means_no_arguments_allow(
+    text: str, ctx: dict[str, Any], arguments: list[dict[str, Any]]
+) -> None:
+    """`may_allow` hides; hiding is only right when no value of the unknown attributes could
+    make decide() allow."""
+    ps = zt_policy.compile(text, cache_size=0)
+    request = {k: v for k, v in ctx["request"].items() if k != "arguments"}
+    if ps.may_allow(identity=ctx["identity"], device=ctx["device"], request=request,
+                    unknown=("request.arguments",)):
+        return
+    for args in arguments:
+        d = ps.decide(identity=ctx["identity"], device=ctx["device"],
+                      request={**request, "arguments": args})
+        assert not d.allowed, (text, args)
