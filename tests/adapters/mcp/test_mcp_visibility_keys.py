@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import zt_policy
 from zt_policy.adapters._mcp_guard import McpGuard
+
+import zt_policy
 
 
 def test_callers_differing_only_in_presence_do_not_share_visibility() -> None:
