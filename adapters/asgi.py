@@ -127,7 +127,7 @@ async def evaluate(
     identity, device and body-derived `model` are reused instead of being worked out again.
     """
     headers = _headers(scope)
-    method = str(scope.get("method", "GET")) if scope["type"] == "http" else "WEBSOCKET"
+    method = str(scope.get("method", "GET")).upper() if scope["type"] == "http" else "WEBSOCKET"
     client = scope.get("client")
     verdict = guard.begin(
         method,
