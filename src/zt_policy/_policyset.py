@@ -14,21 +14,20 @@ from typing import Any
 from . import _ast as A
 from . import _runtime as R
 from ._cache import DecisionCache
-from ._decision import Decision, EvalError, LimitHit, PolicyTrace
-from ._explain import explained, to_error
-from ._index import Candidates, Index
+from ._decision import Decision, EvalError, PolicyTrace
+from ._explain import explained
+from ._index import Index
 from ._interpreter import Interpreter
+from ._judging import Judging
 from ._partial import may_allow
 from ._reading import root_mapping
-
-_DEFAULT_DENY = Decision(False, (), ("no policy permits this request",))
 
 
 class ContextError(TypeError):
     """A programming error in how `decide()` was called (an unknown root), not a bad value."""
 
 
-class PolicySet:
+class PolicySet(Judging):
     """Compiled policies. Build one with `zt_policy.compile()` or `zt_policy.load()`."""
 
     def __init__(
@@ -228,93 +227,6 @@ class PolicySet:
             cache.put(key, decision)
         return decision
 
-    def _lookup_and_judge(self, x: tuple[object, ...]) -> Decision:
-        index = self._index
-        key = index.key_fn(x)
-        found = index.memo.get(key)
-        return self._judge(x, found if found is not None else index.compute(key))
-
-    def _judge_and_limit(self, x: tuple[object, ...]) -> Decision:
-        return self._judge_limited(x, self._index.lookup(x))
-
-    def _judge_limited(self, x: tuple[object, ...], candidates: Candidates) -> Decision:
-        """Judge, then attach the limits that apply to an allowed decision (the caller counts)."""
-        decision = self._judge(x, candidates)
-        if not decision.allowed:
-            return decision
-        hits = []
-        for lim, cond, key_slots in self._limits:
-            try:
-                applies = cond(x)
-            except R.Fail:
-                applies = True  # fail closed: a limit we cannot rule out is counted
-            if applies:
-                key = tuple(None if isinstance(x[s], R.Absent) else x[s] for s in key_slots)
-                hits.append(LimitHit(lim.id, lim.amount, lim.window, key, lim.reason))
-        if not hits:
-            return decision
-        return replace(decision, limits=tuple(hits))
-
-    def _judge(self, x: tuple[object, ...], candidates: Candidates) -> Decision:
-        """Run the candidates: every forbid; the permits only when no forbid matched. Each entry
-        returns the policies it matched (one policy, or a generated bucket of several)."""
-        forbids, permits = candidates
-        matched: tuple[int, ...] = ()
-        errors: list[EvalError] | None = None
-        for i, fn in forbids:
-            try:
-                m = fn(x)
-            except R.Fail as f:
-                errors = errors or []
-                errors.append(to_error(f, self._policies[_first(i)].id))
-                m = (_first(i),)
-            if m:
-                matched = m if not matched else matched + m
-        if matched:
-            if errors is None and len(matched) == 1:
-                return self._forbid_one[matched[0]]
-            return self._memo_outcome(False, sorted(matched), errors)
-        for i, fn in permits:
-            try:
-                m = fn(x)
-            except R.Fail as f:
-                errors = errors or []
-                errors.append(to_error(f, self._policies[_first(i)].id))
-                continue
-            if m:
-                matched = m if not matched else matched + m
-        if errors is None:
-            if not matched:
-                return _DEFAULT_DENY
-            if len(matched) == 1:
-                return self._outcomes_one[matched[0]]
-        return self._memo_outcome(bool(matched), sorted(matched), errors)
-
-    def _memo_outcome(self, allowed: bool, matched: list[int],
-                      errors: list[EvalError] | None) -> Decision:
-        if errors is not None:
-            return self._outcome(allowed, matched, tuple(errors))
-        key = (allowed, tuple(matched))
-        decision = self._outcomes.get(key)
-        if decision is None:
-            decision = self._outcomes[key] = self._outcome(allowed, matched, ())
-        return decision
-
-    def _outcome(self, allowed: bool, matched: Sequence[int], errors: tuple[EvalError, ...]) -> Decision:
-        if not matched:
-            return _DEFAULT_DENY if not errors else Decision(False, (), _DEFAULT_DENY.reasons, errors)
-        ps = [self._policies[i] for i in matched]
-        verb = "permits" if allowed else "forbids"
-        failed = {e.policy: e for e in errors} if not allowed else {}
-        reasons = tuple(
-            # a forbid that matched only because it failed must not claim its own reason
-            f'policy "{p.id}" could not be evaluated ({failed[p.id].code}), so the request is '
-            "denied" if p.id in failed
-            else p.reason or f'policy "{p.id}" {verb} this request'
-            for p in ps
-        )
-        return Decision(allowed, tuple(p.id for p in ps), reasons, errors)
-
     def _explained(self, decision: Decision, roots: Mapping[str, Mapping[str, Any]]) -> Decision:
         return explained(self, decision, roots)
 
@@ -348,11 +260,6 @@ class PolicySet:
 
 
 _EMPTY: dict[str, Any] = {}
-
-
-def _first(tag: int) -> int:
-    """The policy of a candidate entry (a bucket's tag is its first policy, negated)."""
-    return tag if tag >= 0 else -tag - 1
 
 
 def _no_front(*roots: Any) -> tuple[Any, Any]:
