@@ -4,26 +4,22 @@ on 127.0.0.1, called with httpx."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from flask import Flask
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from waitress.server import create_server
 from zt_policy.adapters.asgi import ZeroTrustMiddleware
 from zt_policy.adapters.flask import ZeroTrust
 
 import zt_policy
+from tests.servers import uvicorn_server, waitress_server
 from zt_policy.guard import Guard
 
 from .conftest import RedisServer
@@ -37,12 +33,6 @@ limit "chat-per-client" 2 per 1h by request.ip when request.action == "inference
 CHAT = "/v1/chat/completions"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def uvicorn_app(guard: Guard) -> Iterator[str]:
     async def chat(request: Request) -> JSONResponse:
@@ -53,21 +43,8 @@ def uvicorn_app(guard: Guard) -> Iterator[str]:
 
     app = Starlette(routes=[Route(CHAT, chat, methods=["POST"]), Route("/health", health)])
     app.add_middleware(ZeroTrustMiddleware, policies=guard.policies, limiter=guard)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           proxy_headers=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with uvicorn_server(app, lifespan="auto") as url:
+        yield url
 
 
 @contextmanager
@@ -83,25 +60,8 @@ def waitress_app(guard: Guard) -> Iterator[str]:
         return {"status": "ok"}
 
     ZeroTrust(app, policies=guard.policies, limiter=guard)
-    port = _free_port()
-    server = create_server(app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            httpx.get(url + "/health", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    try:
+    with waitress_server(app) as url:
         yield url
-    finally:
-        server.close()
-        thread.join(5)
 
 
 SERVERS = {"uvicorn": uvicorn_app, "waitress": waitress_app}
@@ -143,18 +103,9 @@ def test_report_only_logs_the_limit_but_passes(caplog: pytest.LogCaptureFixture)
     app = Starlette(routes=[Route(CHAT, chat, methods=["POST"])])
     app.add_middleware(ZeroTrustMiddleware, policies=guard.policies, limiter=guard,
                        report_only=True, on_decision=seen.append)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started and thread.is_alive():
-        time.sleep(0.02)
-    try:
-        codes = [httpx.post(f"http://127.0.0.1:{port}{CHAT}", json={"model": "m"}, timeout=5)
-                 .status_code for _ in range(3)]
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with uvicorn_server(app, lifespan="auto") as url:
+        codes = [httpx.post(f"{url}{CHAT}", json={"model": "m"}, timeout=5).status_code
+                 for _ in range(3)]
     assert codes == [200, 200, 200]
     assert [v.answer.status if v.answer else None for v in seen] == [None, None, 429]
     assert not seen[2].enforced

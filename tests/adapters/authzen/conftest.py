@@ -11,8 +11,9 @@ from zt_authzen_helpers import (
     conformance_dir,
     scenario_app,
     users_module,
-    uvicorn_server,
 )
+
+from tests.servers import uvicorn_server
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from zt_authzen_helpers import AUTH, TOKEN, uvicorn_server
+from zt_authzen_helpers import AUTH, TOKEN
 from zt_policy.adapters.authzen import AuthZENApp
 
 import zt_policy
+from tests.servers import uvicorn_server
 
 POLICIES = zt_policy.compile('permit "readers" when request.action == "read"')
 READ = {

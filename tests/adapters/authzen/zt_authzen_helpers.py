@@ -12,15 +12,10 @@ import importlib.util
 import json
 import os
 import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import uvicorn
 from zt_policy.adapters.authzen import AuthZENApp
 
 import zt_policy
@@ -74,25 +69,6 @@ def free_port() -> int:
         return port
 
 
-@contextmanager
-def uvicorn_server(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn on 127.0.0.1 and a free port, in a thread, for one test scope."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def scenario_app(policy_file: str, users: Any, **options: Any) -> AuthZENApp:

@@ -10,8 +10,9 @@ from types import ModuleType
 
 import httpx
 import pytest
-from zthttp_apps import uvicorn_server, waitress_server
 from zthttp_helpers import AUDIENCE, ISSUER
+
+from tests.servers import uvicorn_server, waitress_server
 
 ROOT = Path(__file__).resolve().parents[3]
 

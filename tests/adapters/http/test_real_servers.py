@@ -10,8 +10,10 @@ import httpx
 import pytest
 from zt_policy.adapters.asgi import HttpGuard
 from zt_policy.adapters.identity import JWTVerifier
-from zthttp_apps import POLICIES, fastapi_app, flask_app, uvicorn_server, waitress_server
+from zthttp_apps import POLICIES, fastapi_app, flask_app
 from zthttp_helpers import AUDIENCE, ISSUER, JWKSServer, KeyPair, free_port, unsigned_token
+
+from tests.servers import uvicorn_server, waitress_server
 
 
 def make_verifier(url: str) -> JWTVerifier:

@@ -10,8 +10,10 @@ import jwt
 import pytest
 from zt_policy.adapters.asgi import HttpGuard, ZeroTrustMiddleware
 from zt_policy.adapters.identity import CloudflareAccessAuth, JWTVerifier
-from zthttp_apps import POLICIES, fastapi_app, uvicorn_server
+from zthttp_apps import POLICIES, fastapi_app
 from zthttp_helpers import ISSUER, KeyPair
+
+from tests.servers import uvicorn_server
 
 
 def get(app: Any, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:

@@ -5,23 +5,15 @@ stopped after the test; uvicorn's own proxy-header handling is off so the adapte
 X-Forwarded-For rules are what is tested.
 """
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
-import uvicorn
 from fastapi import Depends, FastAPI, Request, WebSocket
 from flask import Flask, g, jsonify
 from flask import request as flask_request
-from waitress.server import create_server
 from zt_policy.adapters.asgi import HttpGuard, ZeroTrustMiddleware
 from zt_policy.adapters.fastapi import Authorize, install
 from zt_policy.adapters.flask import ZeroTrust
-from zthttp_helpers import free_port
 
 import zt_policy
 
@@ -108,45 +100,3 @@ def flask_app(**options: Any) -> tuple[Flask, ZeroTrust]:
     return app, zt
 
 
-@contextmanager
-def uvicorn_server(app: Any) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-@contextmanager
-def waitress_server(app: Any) -> Iterator[str]:
-    port = free_port()
-    server = create_server(app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            httpx.get(url + "/health", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        server.close()
-        thread.join(5)
