@@ -49,16 +49,6 @@ class HttpError(Exception):
         self.headers = list(headers)
 
 
-def headers_of(scope: Scope) -> dict[str, str]:
-    """Header dict with lower-case names; repeated headers are joined with commas (RFC 9110)."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
-    return headers
-
-
 def request_id(headers: Mapping[str, str]) -> str | None:
     """The caller's `X-Request-ID`, which every answer echoes (AuthZEN 1.0, HTTPS binding).
 

@@ -191,3 +191,14 @@ def model_from_body(body: bytes) -> str | None:
     if model is not None and not isinstance(model, str):
         raise RequestRejected(400, "Bad Request", "'model' must be a string")
     return model
+
+
+def scope_headers(scope: Mapping[str, Any]) -> dict[str, str]:
+    """An ASGI scope's headers with lower-case names; repeated headers joined with commas
+    (RFC 9110)."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers

@@ -25,7 +25,7 @@ import zt_policy
 
 from ._authn import AuthInput
 from ._errors import IdentityError
-from ._http_context import RequestRejected, model_from_body, path_from_raw
+from ._http_context import RequestRejected, model_from_body, path_from_raw, scope_headers
 from ._http_guard import HttpGuard, Verdict
 from ._http_responses import HttpAnswer
 
@@ -101,16 +101,6 @@ def _match(routes: Any, scope: Scope, prefix: str) -> str | None:
     return None
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    """Header dict with lower-case names; repeated headers are joined with commas (RFC 9110)."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
-    return headers
-
-
 async def evaluate(
     guard: HttpGuard,
     scope: Scope,
@@ -126,7 +116,7 @@ async def evaluate(
     `known`: an earlier verdict for this same request (the middleware's), whose verified
     identity, device and body-derived `model` are reused instead of being worked out again.
     """
-    headers = _headers(scope)
+    headers = scope_headers(scope)
     method = str(scope.get("method", "GET")).upper() if scope["type"] == "http" else "WEBSOCKET"
     client = scope.get("client")
     verdict = guard.begin(
@@ -214,7 +204,7 @@ class ZeroTrustMiddleware:
     async def _read_body(self, scope: Scope, receive: Receive, buffered: deque[Message]) -> bytes:
         """Read the body up to the bound, keeping the messages so the app sees them again."""
         options = self.guard.options
-        headers = _headers(scope)
+        headers = scope_headers(scope)
         options.check_length(headers.get("content-length"))
         size = 0
         chunks: list[bytes] = []

@@ -30,7 +30,6 @@ from ._authzen_http import (
     Scope,
     Send,
     check_json_type,
-    headers_of,
     parse_object,
     read_body,
     request_id,
@@ -39,6 +38,7 @@ from ._authzen_http import (
 )
 from ._authzen_mapping import BadEvaluation, parse_evaluation
 from ._authzen_mapping import build_context as _build_context
+from ._http_context import scope_headers
 
 __all__ = ["AttributeProvider", "AuthZENApp", "Authenticator", "build_context"]
 
@@ -125,7 +125,7 @@ class AuthZENApp:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
             return
-        headers = headers_of(scope)
+        headers = scope_headers(scope)
         rid: str | None = None
         started = False
 

@@ -162,17 +162,6 @@ def _bind_defaults(lines: list[str], known: Mapping[str, object]) -> list[str]:
     return out
 
 
-def generate(
-    policies: list[A.Policy],
-    lets: Mapping[str, A.Let],
-    sources: Mapping[str, str],
-    roots: tuple[str, ...],
-    limits: list[A.Limit] | None = None,
-) -> Generated:
-    """All in one go, without an index (for tools and tests)."""
-    return finish(prepare(policies, lets, sources, roots, limits), {}, freeze=True)
-
-
 def key_function(slots: tuple[int, ...], normalizers: tuple[dict[object, object], ...]) -> Any:
     """The rule index's key builder, unrolled: one dict lookup per indexed attribute."""
     names = [f"_n{j}" for j in range(len(slots))]
