@@ -262,3 +262,19 @@ class HttpGuard:
             except Exception:
                 logger.exception("zt-policy on_decision hook failed")
         return verdict
+
+
+def guard_from(
+    guard: HttpGuard | None,
+    policies: zt_policy.PolicySet | None,
+    options: Mapping[str, Any],
+    owner: str,
+) -> HttpGuard:
+    """A ready guard, or one built from `policies` and the guard options (never both)."""
+    if guard is None:
+        if policies is None:
+            raise TypeError(f"{owner} needs policies= or guard=")
+        return HttpGuard(policies, **options)
+    if options or policies is not None:
+        raise TypeError("pass either guard= or the guard options, not both")
+    return guard

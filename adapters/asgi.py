@@ -26,7 +26,7 @@ import zt_policy
 from ._authn import AuthInput
 from ._errors import IdentityError
 from ._http_context import RequestRejected, model_from_body, path_from_raw, scope_headers
-from ._http_guard import HttpGuard, Verdict
+from ._http_guard import HttpGuard, Verdict, guard_from
 from ._http_responses import HttpAnswer
 
 __all__ = ["HttpGuard", "Verdict", "ZeroTrustMiddleware", "evaluate", "starlette_route"]
@@ -163,12 +163,7 @@ class ZeroTrustMiddleware:
         body_timeout: float = 30.0,
         **options: Any,
     ) -> None:
-        if guard is None:
-            if policies is None:
-                raise TypeError("ZeroTrustMiddleware needs policies= or guard=")
-            guard = HttpGuard(policies, **options)
-        elif options or policies is not None:
-            raise TypeError("pass either guard= or the guard options, not both")
+        guard = guard_from(guard, policies, options, "ZeroTrustMiddleware")
         self.app = app
         self.guard = guard
         self.route_resolver = route_resolver
